@@ -1,0 +1,39 @@
+"""Shared fixtures: the sample data folder, the shared competition data (skipped when absent), CSV writers."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+SAMPLE_DIR = REPO_ROOT / "data" / "sample"
+SHARED_DATA = Path(os.environ.get("KIT_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+HEADER = "text,anger,disgust,fear,joy,sadness,surprise,neutral"
+
+
+@pytest.fixture
+def sample_dir() -> Path:
+    return SAMPLE_DIR
+
+
+@pytest.fixture
+def competition_dir() -> Path:
+    folder = SHARED_DATA / "cryptonite"
+    if not (folder / "valid.csv").is_file():
+        pytest.skip(f"competition data not found at {folder}")
+    return folder
+
+
+@pytest.fixture
+def write_file(tmp_path):
+    """Write text (UTF-8 unless an encoding is given) or bytes to a file in a temporary folder."""
+
+    def write(name: str, content: str | bytes, encoding: str = "utf-8") -> Path:
+        path = tmp_path / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode(encoding))
+        return path
+
+    return write

@@ -1,0 +1,228 @@
+"""The run's settings (dataclasses loaded from YAML plus overrides) and the discovery of the data folder."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .data import SPLIT_FILES
+from .files import write_text
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DATA_DIR = REPO_ROOT / "data" / "sample"
+DATA_DIR_ENV = "KIT_DATA_DIR"
+KAGGLE_INPUT = Path("/kaggle/input")
+COMPETITION_SLUG = "cryptonite-hack-sf"
+
+
+class ConfigError(ValueError):
+    """A settings file or override that names an unknown key or holds a value of the wrong type."""
+
+
+@dataclass
+class TextConfig:
+    """Text preprocessing applied to every split before modelling."""
+
+    demojize: bool = True  # emoji -> Russian words
+    asr_style: bool = True  # lower case, no punctuation: make clean text look like the speech-recognition test
+    yo_to_e: bool = True  # fold ё into е (the test writes ё far more often than train)
+    fix_slips: bool = True  # replace frequent transcription slips word by word
+    slips_file: str | None = None  # an extra slip,fix CSV added to the built-in dictionary
+
+
+@dataclass
+class RunConfig:
+    """All settings of one run; written to runs/<name>/params.yaml."""
+
+    name: str = "default"
+    seed: int = 42
+    data_dir: str | None = None  # None: discover (see find_data_dir)
+    runs_dir: str = "runs"  # relative paths are taken from the repository root
+    text: TextConfig = field(default_factory=TextConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        return REPO_ROOT / self.runs_dir / self.name
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(value: Any, kind: Any, key: str) -> Any:
+    """Check (and gently convert) a value against a field's type annotation."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], key)
+    if dataclasses.is_dataclass(kind):
+        if not isinstance(value, dict):
+            raise ConfigError(f"setting '{key}': expected a mapping of {sorted(_field_types(kind))}, got {value!r}")
+        return _build(kind, value, prefix=f"{key}.")
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"setting '{key}': expected a list, got {value!r}")
+        item = args[0] if args else Any
+        items = [_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value)]
+        return list(items) if origin is list else tuple(items)
+    if origin is dict or kind is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"setting '{key}': expected a mapping, got {value!r}")
+        return dict(value)
+    if kind is Any:
+        return value
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"setting '{key}': expected true or false, got {value!r}")
+    if kind is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if kind is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value)
+    raise ConfigError(f"setting '{key}': expected {getattr(kind, '__name__', kind)}, got {value!r}")
+
+
+def _build(cls: type, values: dict, prefix: str = "") -> Any:
+    """Make a dataclass from a (possibly partial) nested mapping, refusing unknown keys."""
+    types = _field_types(cls)
+    unknown = sorted(set(values) - set(types))
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {[prefix + k for k in unknown]}; known: {[prefix + k for k in sorted(types)]}")
+    defaults = cls()
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in values:
+            continue
+        value = values[f.name]
+        if dataclasses.is_dataclass(types[f.name]) and isinstance(value, dict):
+            value = {**dataclasses.asdict(getattr(defaults, f.name)), **value}
+        kwargs[f.name] = _coerce(value, types[f.name], prefix + f.name)
+    return dataclasses.replace(defaults, **kwargs)
+
+
+def _merge(base: dict, update: dict) -> dict:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_overrides(overrides: dict | list[str] | None) -> dict:
+    """Turn `{"text.demojize": False}` or `["text.demojize=false"]` into a nested mapping (values parsed as YAML)."""
+    if not overrides:
+        return {}
+    if isinstance(overrides, dict):
+        pairs = list(overrides.items())
+    else:
+        pairs = []
+        for item in overrides:
+            if "=" not in item:
+                raise ConfigError(f"override {item!r}: expected key=value, e.g. text.demojize=false")
+            key, raw = item.split("=", 1)
+            pairs.append((key.strip(), yaml.safe_load(raw) if raw.strip() else ""))
+    nested: dict = {}
+    for key, value in pairs:
+        node = nested
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return nested
+
+
+def load_config(path: str | Path | None = None, overrides: dict | list[str] | None = None) -> RunConfig:
+    """Defaults, then the YAML file at `path` (if any), then `overrides`; unknown keys are refused."""
+    values: dict = {}
+    if path:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"{path}: settings file not found")
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+        values = loaded
+    values = _merge(values, parse_overrides(overrides))
+    try:
+        return _build(RunConfig, values)
+    except ConfigError as error:
+        raise ConfigError(f"{path or 'settings'}: {error}") from None
+
+
+def config_to_dict(config: RunConfig) -> dict:
+    """The settings as a plain nested mapping."""
+    return dataclasses.asdict(config)
+
+
+def save_config(config: RunConfig, path: str | Path | None = None) -> Path:
+    """Write the resolved settings as YAML (default: runs/<name>/params.yaml), atomically."""
+    path = Path(path) if path else config.run_dir / "params.yaml"
+    return write_text(path, yaml.safe_dump(config_to_dict(config), allow_unicode=True, sort_keys=False))
+
+
+def holds_competition_files(folder: Path) -> bool:
+    """True when a folder holds train.csv, valid.csv and test_without_answers.csv."""
+    return all((folder / name).is_file() for name in SPLIT_FILES.values())
+
+
+def _missing_files(folder: Path) -> list[str]:
+    return [name for name in SPLIT_FILES.values() if not (folder / name).is_file()]
+
+
+def _kaggle_candidates(kaggle_input: Path) -> list[Path]:
+    preferred = [kaggle_input / COMPETITION_SLUG, kaggle_input / "competitions" / COMPETITION_SLUG]
+    found = sorted(p.parent for p in kaggle_input.glob("**/test_without_answers.csv")) if kaggle_input.is_dir() else []
+    return preferred + found
+
+
+def find_data_dir(explicit: str | Path | None = None, kaggle_input: Path = KAGGLE_INPUT) -> Path:
+    """Find the competition files: explicit path, $KIT_DATA_DIR, /kaggle/input/..., ./data, then data/sample (with a notice)."""
+    for source, given in (("the given data_dir", explicit), (f"${DATA_DIR_ENV}", os.environ.get(DATA_DIR_ENV))):
+        if given:
+            folder = Path(given).expanduser()
+            missing = _missing_files(folder)
+            if missing:
+                raise FileNotFoundError(f"{folder} ({source}) lacks the competition file(s) {missing}")
+            return folder
+    candidates = _kaggle_candidates(kaggle_input) + [Path.cwd() / "data", REPO_ROOT / "data"]
+    for folder in candidates:
+        if holds_competition_files(folder):
+            return folder
+    print(
+        f"Notice: no competition data found (checked ${DATA_DIR_ENV}, {kaggle_input}, ./data); using the small "
+        f"authored sample in {SAMPLE_DATA_DIR}. Scores on it say nothing about the competition."
+    )
+    return SAMPLE_DATA_DIR
+
+
+def start_run(
+    config_file: str | Path | None = None,
+    overrides: dict | list[str] | None = None,
+    data_dir: str | Path | None = None,
+    run_name: str | None = None,
+) -> RunConfig:
+    """What every notebook does first: load the settings, find the data, seed everything, write params.yaml."""
+    from .seed import seed_everything
+
+    config = load_config(config_file, overrides)
+    config = dataclasses.replace(
+        config,
+        name=run_name or config.name,
+        data_dir=str(find_data_dir(data_dir or config.data_dir).resolve()),
+    )
+    seed_everything(config.seed)
+    save_config(config)
+    print(f"Run '{config.name}': data from {config.data_dir}, products in {config.run_dir}")
+    return config

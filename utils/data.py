@@ -1,0 +1,165 @@
+"""Reading and checking the competition's CSV files, and converting between label formats."""
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+LABELS = ["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]
+TEXT = "text"
+SPLIT_FILES = {"train": "train.csv", "valid": "valid.csv", "test": "test_without_answers.csv"}
+EXPECTED_HEADER = ",".join([TEXT, *LABELS])
+
+
+class DataError(ValueError):
+    """A competition file that does not match the expected format; the message names file, row and column."""
+
+
+@dataclass
+class Competition:
+    """The three competition splits, checked."""
+
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test: pd.DataFrame
+
+
+def _looks_russian(text: str) -> bool:
+    """True when the words holding non-ASCII letters are nearly all purely Cyrillic (not Latin-1 read as cp1251)."""
+    words = [w for w in re.findall(r"\w+", text) if not w.isascii()]
+    cyrillic = [w for w in words if re.fullmatch(r"[\u0400-\u04ff\d_]+", w)]
+    return bool(words) and len(cyrillic) >= 0.95 * len(words)
+
+
+def decode_csv_bytes(raw: bytes, path: Path | str) -> str:
+    """Decode UTF-8 (with or without BOM), UTF-16 with BOM, or Windows-1251 Russian text; refuse anything else."""
+    if raw.startswith(codecs.BOM_UTF8):
+        print(f"Note: {path} starts with a UTF-8 byte-order mark; it was read as UTF-8.")
+        raw = raw[len(codecs.BOM_UTF8):]
+    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        print(f"Note: {path} is UTF-16; it was read as such.")
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        utf8_problem = f"it is not UTF-8 (byte 0x{raw[error.start]:02x} on line {line})"
+    try:
+        text = raw.decode("cp1251")
+    except UnicodeDecodeError:
+        text = ""
+    if _looks_russian(text):
+        print(f"Note: {path}: {utf8_problem}; it was read as Windows-1251 (cp1251) Russian text.")
+        return text
+    raise DataError(f"{path}: {utf8_problem}, nor Windows-1251 Russian text; re-save it as UTF-8.")
+
+
+def _check_header(header: list[str], path: Path, test: bool, extra_columns: tuple[str, ...]) -> None:
+    for name, count in Counter(header).items():
+        if count > 1:
+            places = [i + 1 for i, col in enumerate(header) if col == name]
+            raise DataError(f"{path}, header row: column '{name}' appears {count} times (positions {places}); expected {EXPECTED_HEADER}")
+    if TEXT not in header:
+        raise DataError(f"{path}, header row: no '{TEXT}' column (found {header}); expected {EXPECTED_HEADER}")
+    missing = [label for label in LABELS if label not in header]
+    if missing and not (test and len(missing) == len(LABELS)):
+        raise DataError(f"{path}, header row: missing label column(s) {missing}; expected {EXPECTED_HEADER}")
+    extra = [col for col in header if col not in (TEXT, *LABELS, *extra_columns)]
+    if extra:
+        raise DataError(f"{path}, header row: unexpected column(s) {extra}; expected {EXPECTED_HEADER}")
+
+
+def _parse_labels(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    for label in LABELS:
+        raw = frame[label]
+        numbers = pd.to_numeric(raw.str.strip(), errors="coerce")
+        bad = ~numbers.isin([0, 1])
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            shown = "an empty value" if raw.iloc[row] is None or raw.iloc[row].strip() == "" else repr(raw.iloc[row])
+            raise DataError(
+                f"{path}, row {row + 1}, column '{label}': expected 0 or 1, got {shown}"
+                f" ({int(bad.sum())} bad value(s) in this column; rows are counted from 1 after the header)"
+            )
+        frame[label] = numbers.astype("int64")
+    return frame
+
+
+def read_split(path: str | Path, test: bool = False, extra_columns: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read one competition file, check it, and return `text` + the 7 labels (+ `extra_columns`) in the fixed order.
+
+    Labelled files (test=False) drop rows with empty text and print how many; the test keeps every row.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found; expected a CSV with header {EXPECTED_HEADER}")
+    text = decode_csv_bytes(path.read_bytes(), path)
+    header = [name.strip() for name in next(csv.reader(io.StringIO(text)), [])]
+    if not header:
+        raise DataError(f"{path}: the file is empty; expected a CSV with header {EXPECTED_HEADER}")
+    _check_header(header, path, test, extra_columns)
+    records = [row for row in csv.reader(io.StringIO(text)) if row][1:]
+    for number, row in enumerate(records, start=1):
+        if len(row) != len(header):
+            raise DataError(f"{path}, row {number}: has {len(row)} fields, the header has {len(header)}; expected {EXPECTED_HEADER}")
+    frame = pd.DataFrame(records, columns=header, dtype=str)
+    if test and LABELS[0] not in header:
+        for label in LABELS:
+            frame[label] = "0"
+    wanted = [TEXT, *LABELS, *[col for col in extra_columns if col in header]]
+    if [col for col in header if col in wanted] != wanted:
+        print(f"Note: {path} has its columns in another order; they were reordered by name to {EXPECTED_HEADER}.")
+    repeated = (frame[header] == header).all(axis=1).to_numpy()
+    if repeated.any():
+        row = int(np.flatnonzero(repeated)[0]) + 1
+        raise DataError(f"{path}, row {row}: repeats the header row (were two files concatenated?); expected data rows only")
+    frame = _parse_labels(frame[wanted].copy(), path)
+    empty = frame[TEXT].str.strip() == ""
+    if empty.any():
+        rows = [int(i) + 1 for i in np.flatnonzero(empty.to_numpy())]
+        shown = ", ".join(map(str, rows[:10])) + (" ..." if len(rows) > 10 else "")
+        if test:
+            print(f"Warning: {path}: {len(rows)} row(s) with empty text kept (every test row needs a prediction): rows {shown}")
+        else:
+            print(f"Note: {path}: dropped {len(rows)} row(s) with empty text: rows {shown}")
+            frame = frame[~empty].reset_index(drop=True)
+    return frame
+
+
+def load_competition(data_dir: str | Path) -> Competition:
+    """Read and check train, valid and test from a data folder."""
+    data_dir = Path(data_dir)
+    return Competition(
+        train=read_split(data_dir / SPLIT_FILES["train"]),
+        valid=read_split(data_dir / SPLIT_FILES["valid"]),
+        test=read_split(data_dir / SPLIT_FILES["test"], test=True),
+    )
+
+
+def label_matrix(frame: pd.DataFrame) -> np.ndarray:
+    """The (rows, 7) 0/1 matrix of a frame's label columns, in LABELS order."""
+    return frame[LABELS].to_numpy(dtype=np.int64)
+
+
+def onehot_to_lists(onehot: pd.DataFrame | np.ndarray) -> list[list[str]]:
+    """Turn one-hot rows into lists of label names, e.g. [0,0,0,1,0,1,0] -> ['joy', 'surprise']."""
+    matrix = label_matrix(onehot) if isinstance(onehot, pd.DataFrame) else np.asarray(onehot)
+    return [[LABELS[j] for j in np.flatnonzero(row)] for row in matrix]
+
+
+def lists_to_onehot(label_lists: list[list[str]]) -> np.ndarray:
+    """Turn lists of label names into a (rows, 7) 0/1 matrix; unknown names are an error."""
+    matrix = np.zeros((len(label_lists), len(LABELS)), dtype=np.int64)
+    for i, names in enumerate(label_lists):
+        for name in names:
+            if name not in LABELS:
+                raise ValueError(f"row {i + 1}: unknown label {name!r}; expected one of {LABELS}")
+            matrix[i, LABELS.index(name)] = 1
+    return matrix

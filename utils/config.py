@@ -37,6 +37,16 @@ class TextConfig:
 
 
 @dataclass
+class EdaConfig:
+    """What the exploratory notebook (01_eda) lists and plots."""
+
+    top_words: int = 12  # words listed per label
+    skip_common_words: int = 100  # the train's most frequent words (mostly function words) left out of the per-label lists
+    oov_examples: int = 15  # most frequent out-of-vocabulary words listed per split
+    length_quantile: float = 0.99  # the length plots' x-axis ends at this quantile (long tails hide the bulk)
+
+
+@dataclass
 class RunConfig:
     """All settings of one run; written to runs/<name>/params.yaml."""
 
@@ -45,6 +55,7 @@ class RunConfig:
     data_dir: str | None = None  # None: discover (see find_data_dir)
     runs_dir: str = "runs"  # relative paths are taken from the repository root
     text: TextConfig = field(default_factory=TextConfig)
+    eda: EdaConfig = field(default_factory=EdaConfig)
 
     @property
     def run_dir(self) -> Path:

@@ -47,6 +47,54 @@ class EdaConfig:
 
 
 @dataclass
+class CorpusLabels:
+    """Labels taken from each external corpus: a row carrying any of them is added with all its mapped labels."""
+
+    ru_izard: list[str] = field(default_factory=lambda: ["fear", "disgust", "sadness"])  # as in the original solution
+    cedr: list[str] = field(default_factory=list)  # e.g. ["fear"]; [] = corpus not used
+    brighter: list[str] = field(default_factory=list)  # e.g. ["fear", "disgust"]; [] = corpus not used
+
+
+@dataclass
+class GuardConfig:
+    """The leakage guard: drop added rows that are exact or near copies of valid/test texts or of train texts."""
+
+    enabled: bool = True  # switch off only to measure what it protects against
+    threshold: float = 0.3  # near copy of a valid/test text: character 3-gram Jaccard >= this (measured on ru-izard re-translations)
+    train_threshold: float = 0.5  # near copy of a train text (a re-translation of a train row adds little, but does not leak)
+
+
+@dataclass
+class AugmentConfig:
+    """Augmented copies of train rows; each method adds share x eligible rows (0 = off) and never changes labels."""
+
+    asr_noise: float = 0.1  # ASR-style copies: lower case, no punctuation, slips and word merges from the slip dictionary
+    asr_slip_rate: float = 0.15  # chance per word of a slip or merge in an ASR-style copy
+    synonyms: float = 0.0  # copies with words replaced by their navec nearest neighbours
+    synonym_rate: float = 0.3  # chance per replaceable word of being replaced (at least one per copy)
+    synonym_pos: list[str] = field(default_factory=lambda: ["NOUN"])  # replaceable parts of speech (pymorphy3 tags)
+    synonym_min_similarity: float = 0.5  # cosine similarity a neighbour needs
+    back_translation: float = 0.0  # ru -> en -> ru copies through Marian opus-mt models (needs them: online or local paths)
+    back_translation_models: list[str] = field(
+        default_factory=lambda: ["Helsinki-NLP/opus-mt-ru-en", "Helsinki-NLP/opus-mt-en-ru"]
+    )  # ru->en then en->ru: Hugging Face names or local folders
+    labels: list[str] = field(default_factory=list)  # augment only train rows carrying one of these labels; [] = all rows
+
+
+@dataclass
+class ExpansionConfig:
+    """Data expansion (notebook 02): external corpora, synthetic rows, augmentation, all behind a leakage guard."""
+
+    external_dir: str | None = None  # the corpus CSVs; None: <data_dir>/../external when it exists
+    corpora: CorpusLabels = field(default_factory=CorpusLabels)
+    cap_per_label: int | None = None  # at most this many rows added per label and corpus (None: no cap)
+    synthetic_dir: str | None = "data/synthetic"  # every CSV here is a source named after its file; None: no synthetic rows
+    download: bool = False  # fetch missing corpora from the Hugging Face Hub (needs internet and the datasets package)
+    guard: GuardConfig = field(default_factory=GuardConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+
+@dataclass
 class RunConfig:
     """All settings of one run; written to runs/<name>/params.yaml."""
 
@@ -56,6 +104,7 @@ class RunConfig:
     runs_dir: str = "runs"  # relative paths are taken from the repository root
     text: TextConfig = field(default_factory=TextConfig)
     eda: EdaConfig = field(default_factory=EdaConfig)
+    expansion: ExpansionConfig = field(default_factory=ExpansionConfig)  # extra training rows (notebook 02)
 
     @property
     def run_dir(self) -> Path:

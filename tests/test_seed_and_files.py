@@ -39,3 +39,12 @@ def test_refuses_to_overwrite_when_asked(tmp_path):
     with pytest.raises(OutputExistsError, match=r"sub\.csv already exists: refusing to overwrite"):
         write_csv(pd.DataFrame({"a": [2]}), target, overwrite=False)
     assert target.read_text(encoding="utf-8") == "a\n1\n"
+
+
+def test_written_files_get_the_usual_mode(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        path = write_text(tmp_path / "x.txt", "x")
+    finally:
+        os.umask(mask)
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644)

@@ -47,6 +47,19 @@ class EdaConfig:
 
 
 @dataclass
+class ThresholdConfig:
+    """The search for decision thresholds on held-out probabilities."""
+
+    grid_start: float = 0.05
+    grid_stop: float = 0.95
+    grid_step: float = 0.01
+    empty_rules: list[str] = field(default_factory=lambda: ["none", "top", "neutral"])  # tried for rows with no label
+    rounds: int = 2  # coordinate-search passes over the labels
+    cv_folds: int = 5  # tune on k-1 parts of valid, score the held-out part
+    min_gain: float = 0.01  # per-label thresholds are used only if they beat the global one by this much (cross-validated)
+
+
+@dataclass
 class CorpusLabels:
     """Labels taken from each external corpus: a row carrying any of them is added with all its mapped labels."""
 
@@ -104,6 +117,7 @@ class RunConfig:
     runs_dir: str = "runs"  # relative paths are taken from the repository root
     text: TextConfig = field(default_factory=TextConfig)
     eda: EdaConfig = field(default_factory=EdaConfig)
+    thresholds: ThresholdConfig = field(default_factory=ThresholdConfig)
     expansion: ExpansionConfig = field(default_factory=ExpansionConfig)  # extra training rows (notebook 02)
 
     @property

@@ -1,0 +1,106 @@
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import f1_score
+
+from utils.config import ThresholdConfig
+from utils.data import LABELS
+from utils.thresholds import (
+    apply_thresholds,
+    choose_thresholds,
+    cross_validated_f1,
+    grid,
+    plot_threshold_curves,
+    search_global,
+    search_per_label,
+    weighted_f1_many,
+)
+
+RNG = np.random.default_rng(0)
+TRUE_THRESHOLDS = np.array([0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+
+
+def separable(n=700):
+    """Probabilities that separate each label perfectly at its own threshold."""
+    y = (RNG.random((n, 7)) < 0.3).astype(np.int64)
+    y[np.arange(n), RNG.integers(0, 7, n)] = 1
+    probs = np.where(y == 1, TRUE_THRESHOLDS + RNG.random((n, 7)) * (1 - TRUE_THRESHOLDS), TRUE_THRESHOLDS * RNG.random((n, 7)) * 0.95)
+    return y, probs
+
+
+def test_weighted_f1_many_equals_sklearn():
+    y = (RNG.random((300, 7)) < 0.25).astype(int)
+    predictions = (RNG.random((4, 300, 7)) < 0.3).astype(int)
+    expected = [f1_score(y, p, average="weighted", zero_division=0) for p in predictions]
+    assert np.allclose(weighted_f1_many(y, predictions), expected)
+
+
+def test_per_label_search_finds_the_known_optimum():
+    y, probs = separable()
+    candidates = grid(ThresholdConfig())
+    thresholds = search_per_label(y, probs, candidates, "none")
+    assert weighted_f1_many(y, apply_thresholds(probs, thresholds, "none")) == pytest.approx(1.0)
+    for label in range(7):
+        assert probs[y[:, label] == 0, label].max() < thresholds[label] <= probs[y[:, label] == 1, label].min()
+    best_global, _ = search_global(y, probs, candidates, "none")
+    assert weighted_f1_many(y, apply_thresholds(probs, best_global, "none")) < 0.99
+
+
+def test_no_label_rules():
+    probs = np.array([[0.1, 0.05, 0.2, 0.3, 0.1, 0.1, 0.1], [0.9, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]])
+    assert apply_thresholds(probs, 0.5, "none")[0].sum() == 0
+    assert apply_thresholds(probs, 0.5, "top")[0].tolist() == [0, 0, 0, 1, 0, 0, 0]
+    assert apply_thresholds(probs, 0.5, "neutral")[0].tolist() == [0, 0, 0, 0, 0, 0, 1]
+    assert apply_thresholds(probs, 0.5, "top")[1].tolist() == [1, 0, 0, 0, 0, 0, 0]
+    with pytest.raises(ValueError, match=r"unknown empty_rule 'skip'; expected one of \('none', 'top', 'neutral'\)"):
+        apply_thresholds(probs, 0.5, "skip")
+
+
+def test_cross_validated_estimate_is_not_higher_than_in_sample_on_random_data():
+    y = (RNG.random((600, 7)) < 0.3).astype(np.int64)
+    probs = RNG.random((600, 7))
+    config = ThresholdConfig()
+    thresholds = search_per_label(y, probs, grid(config), "none")
+    in_sample = weighted_f1_many(y, apply_thresholds(probs, thresholds, "none"))
+    assert cross_validated_f1(y, probs, config, per_label=True, empty_rule="none") < in_sample
+
+
+def test_choice_uses_per_label_only_when_it_gains_enough(tmp_path):
+    y, probs = separable()
+    choice = choose_thresholds(y, probs, ThresholdConfig())
+    assert choice.mode == "per_label" and choice.per_label_gain >= 0.01 and choice.cv_f1 > 0.97
+    assert [row["mode"] for row in choice.table] == ["global", "per_label"] * 3
+    assert list(choice.thresholds) == LABELS
+    strict = choose_thresholds(y, probs, ThresholdConfig(min_gain=1.0))
+    assert strict.mode == "global" and "using the global threshold" in strict.note
+    assert len(set(strict.thresholds.values())) == 1
+    figure = plot_threshold_curves(y, probs, choice, ThresholdConfig())
+    assert figure.axes[0].get_title().startswith("F1 against threshold per label")
+    assert len(figure.axes[0].lines) == 2 * 7 + 1
+
+
+@pytest.mark.slow
+def test_notebook_04_writes_thresholds_from_valid_probs(tmp_path, sample_dir):
+    import json
+
+    import papermill
+
+    from conftest import REPO_ROOT
+    from utils.data import label_matrix, load_competition
+
+    y = label_matrix(load_competition(sample_dir).valid)
+    probs = np.clip(0.6 * y + 0.5 * RNG.random(y.shape), 0, 1)
+    run_dir = tmp_path / "nb04"
+    run_dir.mkdir()
+    pd.DataFrame(probs, columns=LABELS).to_csv(run_dir / "valid_probs.csv", index=False)
+    papermill.execute_notebook(
+        str(REPO_ROOT / "notebooks" / "04_threshold_search.ipynb"), str(tmp_path / "out.ipynb"),
+        parameters={"data_dir": str(sample_dir), "run_name": "nb04", "overrides": {"runs_dir": str(tmp_path)}},
+        cwd=str(REPO_ROOT / "notebooks"), kernel_name="python3", progress_bar=False,
+    )
+    saved = json.loads((run_dir / "thresholds.json").read_text(encoding="utf-8"))
+    assert saved["mode"] in ("global", "per_label") and list(saved["thresholds"]) == LABELS
+    assert len(saved["table"]) == 6
+    decisions = apply_thresholds(probs, [saved["thresholds"][label] for label in LABELS], saved["empty_rule"])
+    assert f1_score(y, decisions, average="weighted", zero_division=0) == pytest.approx(saved["in_sample_f1"])
+    assert (run_dir / "thresholds.png").read_bytes()[:4] == b"\x89PNG"

@@ -1,0 +1,205 @@
+"""Turning probabilities into 0/1 decisions: a global or per-label threshold, a rule for rows with no label."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+
+from .config import ThresholdConfig
+from .data import LABELS
+from .files import write_text
+from .plots import save_figure
+
+EMPTY_RULES = ("none", "top", "neutral")  # a row where no label passes: leave empty, take its top label, or say neutral
+
+
+def weighted_f1_many(y: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    """Weighted F1 of many prediction matrices at once: `predictions` is (..., rows, 7); equals sklearn's.
+
+    sklearn's `f1_score(average="weighted", zero_division=0)` scores one matrix; the search scores thousands.
+    """
+    y = y.astype(bool)
+    predictions = predictions.astype(bool)
+    true_positive = (predictions & y).sum(axis=-2)
+    predicted = predictions.sum(axis=-2)
+    support = y.sum(axis=0)
+    denominator = predicted + support
+    f1 = np.divide(2 * true_positive, denominator, out=np.zeros(true_positive.shape), where=denominator > 0)
+    return (f1 * support).sum(axis=-1) / max(support.sum(), 1)
+
+
+def fill_empty_rows(decisions: np.ndarray, probs: np.ndarray, empty_rule: str) -> np.ndarray:
+    """Apply the no-label rule to rows (of a (..., rows, 7) array) where no label passed."""
+    if empty_rule not in EMPTY_RULES:
+        raise ValueError(f"unknown empty_rule {empty_rule!r}; expected one of {EMPTY_RULES}")
+    if empty_rule == "none":
+        return decisions
+    fallback = np.zeros(probs.shape, dtype=bool)
+    if empty_rule == "top":
+        fallback[np.arange(len(probs)), probs.argmax(axis=1)] = True
+    else:
+        fallback[:, LABELS.index("neutral")] = True
+    empty = ~decisions.any(axis=-1, keepdims=True)
+    return decisions | (empty & fallback)
+
+
+def apply_thresholds(probs: np.ndarray, thresholds, empty_rule: str = "top") -> np.ndarray:
+    """0/1 decisions: a label is on when its probability reaches its threshold (one number or one per label)."""
+    thresholds = np.broadcast_to(np.asarray(thresholds, dtype=float), (len(LABELS),))
+    return fill_empty_rows(probs >= thresholds, probs, empty_rule).astype(np.int64)
+
+
+def grid(config: ThresholdConfig) -> np.ndarray:
+    """The candidate thresholds."""
+    return np.round(np.arange(config.grid_start, config.grid_stop + 1e-9, config.grid_step), 6)
+
+
+def search_global(y: np.ndarray, probs: np.ndarray, candidates: np.ndarray, empty_rule: str) -> tuple[np.ndarray, np.ndarray]:
+    """The best single threshold for all labels, and the weighted F1 of every candidate."""
+    decisions = fill_empty_rows(probs[None] >= candidates[:, None, None], probs, empty_rule)
+    scores = weighted_f1_many(y, decisions)
+    return np.full(len(LABELS), candidates[scores.argmax()]), scores
+
+
+def search_per_label(y: np.ndarray, probs: np.ndarray, candidates: np.ndarray, empty_rule: str, rounds: int = 2) -> np.ndarray:
+    """One threshold per label by coordinate search from the best global one, all candidates scored at once."""
+    thresholds, _ = search_global(y, probs, candidates, empty_rule)
+    for _ in range(rounds):
+        for label in range(len(LABELS)):
+            trial = np.broadcast_to(thresholds, (len(candidates), len(LABELS))).copy()
+            trial[:, label] = candidates
+            scores = weighted_f1_many(y, fill_empty_rows(probs[None] >= trial[:, None, :], probs, empty_rule))
+            thresholds = trial[scores.argmax()]
+    return thresholds
+
+
+def cross_validated_f1(y, probs, config: ThresholdConfig, per_label: bool, empty_rule: str, seed: int = 0) -> float:
+    """Tune on k-1 parts, decide the held-out part, and score all out-of-fold decisions together."""
+    candidates = grid(config)
+    decisions = np.zeros_like(y)
+    folds = MultilabelStratifiedKFold(n_splits=config.cv_folds, shuffle=True, random_state=seed)
+    for tune, held_out in folds.split(probs, y):
+        if per_label:
+            thresholds = search_per_label(y[tune], probs[tune], candidates, empty_rule, config.rounds)
+        else:
+            thresholds, _ = search_global(y[tune], probs[tune], candidates, empty_rule)
+        decisions[held_out] = apply_thresholds(probs[held_out], thresholds, empty_rule)
+    return float(weighted_f1_many(y, decisions))
+
+
+@dataclass
+class ThresholdChoice:
+    """The chosen decision rule and the evidence for it."""
+
+    mode: str  # "global" or "per_label"
+    empty_rule: str
+    thresholds: dict[str, float]
+    in_sample_f1: float
+    cv_f1: float
+    per_label_gain: float  # cross-validated weighted F1 of per-label minus global (best empty rule each)
+    table: list[dict]  # every (mode, empty_rule) tried, with in-sample and cross-validated F1
+    note: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def choose_thresholds(y: np.ndarray, probs: np.ndarray, config: ThresholdConfig, seed: int = 0) -> ThresholdChoice:
+    """Try global and per-label thresholds with each no-label rule; keep what the cross-validated F1 favours."""
+    y, probs = np.asarray(y, dtype=np.int64), np.asarray(probs, dtype=float)
+    candidates = grid(config)
+    table = []
+    for empty_rule in config.empty_rules:
+        for mode in ("global", "per_label"):
+            if mode == "global":
+                thresholds, _ = search_global(y, probs, candidates, empty_rule)
+            else:
+                thresholds = search_per_label(y, probs, candidates, empty_rule, config.rounds)
+            table.append({
+                "mode": mode,
+                "empty_rule": empty_rule,
+                "thresholds": thresholds.tolist(),
+                "in_sample_f1": float(weighted_f1_many(y, apply_thresholds(probs, thresholds, empty_rule))),
+                "cv_f1": cross_validated_f1(y, probs, config, mode == "per_label", empty_rule, seed),
+            })
+    best = {mode: max((row for row in table if row["mode"] == mode), key=lambda row: row["cv_f1"]) for mode in ("global", "per_label")}
+    gain = best["per_label"]["cv_f1"] - best["global"]["cv_f1"]
+    chosen = best["per_label"] if gain >= config.min_gain else best["global"]
+    if chosen["mode"] == "per_label":
+        note = f"Per-label thresholds add {gain:+.4f} weighted F1 over the best global one (cross-validated): using them."
+    else:
+        note = (
+            f"Per-label thresholds add only {gain:+.4f} weighted F1 over the best global one (cross-validated), "
+            f"less than the required {config.min_gain:+.4f}: using the global threshold."
+        )
+    return ThresholdChoice(
+        mode=chosen["mode"],
+        empty_rule=chosen["empty_rule"],
+        thresholds=dict(zip(LABELS, map(float, chosen["thresholds"]))),
+        in_sample_f1=chosen["in_sample_f1"],
+        cv_f1=chosen["cv_f1"],
+        per_label_gain=float(gain),
+        table=[{k: v for k, v in row.items() if k != "thresholds"} for row in table],
+        note=note,
+    )
+
+
+def plot_threshold_curves(y: np.ndarray, probs: np.ndarray, choice: ThresholdChoice, config: ThresholdConfig):
+    """F1 of each label against its threshold, with the chosen thresholds marked; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    candidates = grid(config)
+    y = np.asarray(y, dtype=bool)
+    figure, axis = plt.subplots(figsize=(9, 5.5))
+    for label, name in enumerate(LABELS):
+        decisions = probs[None, :, label] >= candidates[:, None]
+        true_positive = (decisions & y[:, label]).sum(axis=1)
+        f1 = 2 * true_positive / np.maximum(decisions.sum(axis=1) + y[:, label].sum(), 1)
+        line, = axis.plot(candidates, f1, label=name)
+        chosen = choice.thresholds[name]
+        axis.plot([chosen], [f1[np.abs(candidates - chosen).argmin()]], "o", color=line.get_color(), markersize=8)
+    _, global_scores = search_global(y.astype(np.int64), probs, candidates, "none")
+    axis.plot(candidates, global_scores, "k--", linewidth=2, label="weighted F1 (one threshold for all)")
+    axis.set(xlabel="threshold", ylabel="F1 on held-out rows", ylim=(0, 1),
+             title=f"F1 against threshold per label ({choice.mode}, chosen points marked)")
+    axis.legend(loc="lower left", fontsize=9, ncol=2)
+    axis.grid(alpha=0.3)
+    return figure
+
+
+def read_probs(path: str | Path, expected_rows: int | None = None) -> np.ndarray:
+    """Read a probabilities CSV (the 7 label columns, values in [0, 1]); errors name file, row and column."""
+    frame = pd.read_csv(path)
+    missing = [label for label in LABELS if label not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}, header row: missing probability column(s) {missing}")
+    probs = frame[LABELS].to_numpy(dtype=float)
+    bad = ~((probs >= 0) & (probs <= 1))
+    if bad.any():
+        row, column = map(int, np.argwhere(bad)[0])
+        raise ValueError(f"{path}, row {row + 1}, column '{LABELS[column]}': expected a probability in [0, 1], got {probs[row, column]}")
+    if expected_rows is not None and len(probs) != expected_rows:
+        raise ValueError(f"{path}: {len(probs)} rows; expected {expected_rows} (one per valid row, in valid's order)")
+    return probs
+
+
+def tune_thresholds(run_dir: str | Path, y: np.ndarray, config: ThresholdConfig, seed: int = 0) -> ThresholdChoice:
+    """Choose thresholds on run_dir/valid_probs.csv; write thresholds.json and thresholds.png; print the table."""
+    run_dir = Path(run_dir)
+    probs = read_probs(run_dir / "valid_probs.csv", expected_rows=len(y))
+    choice = choose_thresholds(y, probs, config, seed)
+    write_text(run_dir / "thresholds.json", json.dumps(choice.as_dict(), indent=2, ensure_ascii=False))
+    save_figure(plot_threshold_curves(y, probs, choice, config), run_dir / "thresholds.png")
+    print(pd.DataFrame(choice.table).round(4).to_string(index=False))
+    print(choice.note)
+    return choice
+
+
+def load_thresholds(path: str | Path) -> ThresholdChoice:
+    """Read thresholds.json back."""
+    values = json.loads(Path(path).read_text(encoding="utf-8"))
+    return ThresholdChoice(**values)

@@ -60,6 +60,66 @@ class ThresholdConfig:
 
 
 @dataclass
+class HeadConfig:
+    """The classification head on top of the pooled features."""
+
+    layers: int = 1  # hidden layers before the 7-logit output layer (0: one linear layer)
+    hidden_size: int = 256  # width of each hidden layer
+    activation: str = "gelu"  # relu, gelu, silu, tanh or leaky_relu
+    norm: str = "none"  # none, batch or layer normalisation after each hidden layer
+    dropout: float = 0.2  # dropout before each layer of the head
+
+
+@dataclass
+class NavecConfig:
+    """The offline backbone: navec word vectors + hashed character n-grams -> bidirectional GRU."""
+
+    fine_tune: bool = False  # train the navec vectors too (False: frozen, not saved with the model)
+    ngram_dim: int = 32  # size of the learned character n-gram embedding of each word (0: none)
+    ngram_buckets: int = 32768  # hash buckets for the character n-grams
+    ngram_min: int = 3  # shortest character n-gram (words are wrapped in < and >)
+    ngram_max: int = 5  # longest character n-gram
+    hidden_size: int = 128  # GRU units per direction
+    layers: int = 1  # stacked GRU layers
+    dropout: float = 0.25  # dropout on the word vectors (whole dimensions) and between GRU layers
+
+
+@dataclass
+class ModelConfig:
+    """Which backbone, how its outputs are pooled, and the head."""
+
+    backbone: str = "navec"  # "navec" (offline, CPU default) or a Hugging Face encoder name or local path
+    pooling: str = "max_mean"  # cls (Hugging Face only), mean, max or max_mean
+    max_len: int = 128  # tokens kept per text: words for navec, subword tokens for Hugging Face
+    head: HeadConfig = field(default_factory=HeadConfig)
+    navec: NavecConfig = field(default_factory=NavecConfig)
+
+
+@dataclass
+class TrainConfig:
+    """The training loop: optimisation, loss, early stopping and the optional k-fold over valid."""
+
+    epochs: int = 5  # passes over the training rows
+    batch_size: int | None = None  # rows per optimisation step before accumulation (None: 128 for navec, 32 for Hugging Face)
+    eval_batch_size: int = 256  # rows per batch when predicting
+    lr: float | None = None  # peak learning rate (None: 3e-3 for navec, 3e-5 for a Hugging Face encoder)
+    optimizer: str = "adamw"  # adamw, adam or sgd
+    weight_decay: float = 0.01  # decoupled for adamw, L2 for adam and sgd
+    scheduler: str = "linear"  # linear, cosine or constant learning rate after warm-up
+    warmup_ratio: float = 0.06  # share of all steps spent warming up
+    grad_clip: float = 1.0  # maximum gradient norm (0: no clipping)
+    accumulation_steps: int = 1  # batches per optimisation step
+    precision: str = "fp32"  # fp32, bf16 or fp16 (bf16 and fp16 need CUDA; fp32 is used on a CPU)
+    device: str = "auto"  # auto (CUDA when present), cpu or cuda
+    num_threads: int = 1  # CPU threads for torch (0: all cores); 1 is fastest for navec and robust on a shared CPU
+    loss: str = "bce"  # bce or focal
+    focal_gamma: float = 2.0  # focusing strength of the focal loss
+    pos_weight: Any = "balanced"  # per-label positive weight: "balanced" (negatives/positives, 1 to 30), None or 7 numbers
+    early_stopping: int = 2  # stop after this many epochs without a better valid weighted F1 (0: never)
+    folds: int = 0  # k >= 2: k folds over valid, each model trained on train + the other k-1 folds
+
+
+@dataclass
 class CorpusLabels:
     """Labels taken from each external corpus: a row carrying any of them is added with all its mapped labels."""
 
@@ -116,6 +176,8 @@ class RunConfig:
     data_dir: str | None = None  # None: discover (see find_data_dir)
     runs_dir: str = "runs"  # relative paths are taken from the repository root
     text: TextConfig = field(default_factory=TextConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)  # the network (notebook 03)
+    train: TrainConfig = field(default_factory=TrainConfig)  # how it is trained (notebook 03)
     eda: EdaConfig = field(default_factory=EdaConfig)
     thresholds: ThresholdConfig = field(default_factory=ThresholdConfig)
     expansion: ExpansionConfig = field(default_factory=ExpansionConfig)  # extra training rows (notebook 02)

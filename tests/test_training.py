@@ -1,0 +1,238 @@
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from utils.checkpoint import load_models
+from utils.config import ConfigError, TrainConfig
+from utils.data import label_matrix, read_split
+from utils.thresholds import read_probs
+from utils.folds import train_on_valid_folds
+from utils.model import build_model
+from utils.seed import seed_everything
+from utils.training import (FocalLoss, fit, make_loss, make_optimizer, make_scheduler, positive_weights, predict_probs,
+                            resolve_runtime, validation)
+
+from conftest import SAMPLE_DIR
+from tiny_models import tiny_navec_config
+
+FAST = TrainConfig(epochs=2, batch_size=32, num_threads=1, early_stopping=0)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return read_split(SAMPLE_DIR / "train.csv"), read_split(SAMPLE_DIR / "valid.csv")
+
+
+def new_model(sample, seed=0, **changes):
+    seed_everything(seed)
+    train, valid = sample
+    return build_model(tiny_navec_config(**changes), [*train.text, *valid.text])
+
+
+def datasets(model, sample):
+    train, valid = sample
+    return model.dataset(train.text, label_matrix(train)), model.dataset(valid.text, label_matrix(valid))
+
+
+def test_a_few_steps_lower_the_loss_on_a_tiny_batch(sample):
+    model = new_model(sample)
+    data, _ = datasets(model, sample)
+    batch = data.collate([data[i] for i in range(16)])
+    loss_fn = make_loss(TrainConfig(), data.labels.numpy())
+    optimizer = make_optimizer(model, TrainConfig(), lr=5e-3)
+    model.train()
+    losses = []
+    for _ in range(5):
+        loss = loss_fn(model(batch), batch["labels"])
+        losses.append(loss.item())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert losses[-1] < losses[0] * 0.9
+
+
+def test_fit_logs_each_epoch_and_keeps_the_best_one(sample, capsys):
+    model = new_model(sample)
+    train_data, valid_data = datasets(model, sample)
+    result = fit(model, train_data, valid_data, dataclasses.replace(FAST, epochs=3), seed=1)
+    printed = capsys.readouterr().out
+    assert list(result.history.columns) == ["epoch", "train_loss", "valid_loss", "valid_f1_weighted", "valid_f1_macro", "lr", "seconds"]
+    assert result.history["epoch"].tolist() == [1, 2, 3]
+    assert result.best_epoch == result.history.loc[result.history["valid_f1_weighted"].idxmax(), "epoch"]
+    assert "epoch 1/3: train loss" in printed and "valid F1 weighted" in printed and f"Kept epoch {result.best_epoch}" in printed
+    probs, _ = validation(model, valid_data)
+    assert np.allclose(probs, result.valid_probs, atol=1e-6), "the model left behind is the kept epoch's"
+    assert result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0]
+
+
+def test_early_stopping_stops_when_valid_f1_stalls(sample, capsys):
+    model = new_model(sample)
+    train_data, valid_data = datasets(model, sample)
+    stalled = dataclasses.replace(FAST, epochs=6, early_stopping=2, lr=1e-9, warmup_ratio=0.0)
+    result = fit(model, train_data, valid_data, stalled)
+    assert len(result.history) == 3 and "Early stop: no better valid weighted F1 for 2 epoch(s)" in capsys.readouterr().out
+
+
+def test_same_seed_same_probabilities_on_cpu(sample):
+    runs = []
+    for _ in range(2):
+        model = new_model(sample, seed=5)
+        train_data, valid_data = datasets(model, sample)
+        runs.append(fit(model, train_data, valid_data, FAST, seed=5).valid_probs)
+    assert np.array_equal(runs[0], runs[1])
+
+
+def test_predictions_keep_input_order_whatever_the_batch_size(sample):
+    model = new_model(sample).eval()
+    texts = sample[1].text.tolist()
+    big = predict_probs(model, texts, batch_size=256)
+    assert big.shape == (len(texts), 7) and big.dtype == np.float32
+    assert np.allclose(big, predict_probs(model, texts, batch_size=7), atol=1e-6)
+    assert np.allclose(predict_probs(model, texts[5:1:-1]), big[5:1:-1], atol=1e-6)
+    assert np.allclose(predict_probs([model, model], texts[:3]), big[:3], atol=1e-6)
+
+
+def test_losses_and_weights():
+    labels = np.array([[1, 0, 0, 0, 0, 0, 1]] * 1 + [[0, 0, 0, 0, 0, 0, 1]] * 3)
+    weights = positive_weights("balanced", labels)
+    assert weights.tolist() == pytest.approx([3, 4, 4, 4, 4, 4, 1])
+    assert positive_weights(None, labels) is None and positive_weights([2] * 7, labels).tolist() == [2] * 7
+    with pytest.raises(ConfigError, match=r"train\.pos_weight 'heavy' is not accepted; accepted: null, 'balanced' or 7 positive numbers"):
+        positive_weights("heavy", labels)
+    logits, targets = torch.randn(8, 7), torch.randint(0, 2, (8, 7)).float()
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets)
+    assert FocalLoss(gamma=0.0)(logits, targets).item() == pytest.approx(bce.item())
+    assert FocalLoss(gamma=2.0)(logits, targets).item() < bce.item()
+    assert isinstance(make_loss(TrainConfig(loss="focal", pos_weight="balanced"), labels), FocalLoss)
+
+
+def test_optimizers_and_schedules_by_name():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LayerNorm(4))
+    for name, kind in (("adamw", torch.optim.AdamW), ("adam", torch.optim.Adam), ("sgd", torch.optim.SGD)):
+        optimizer = make_optimizer(model, TrainConfig(optimizer=name, weight_decay=0.1), lr=0.1)
+        assert isinstance(optimizer, kind)
+        assert [g["weight_decay"] for g in optimizer.param_groups] == [0.1, 0.0]
+        assert len(optimizer.param_groups[0]["params"]) == 1  # only the Linear weight decays
+    rates = {}
+    for name in ("linear", "cosine", "constant"):
+        optimizer = make_optimizer(model, TrainConfig(), lr=1.0)
+        scheduler = make_scheduler(optimizer, TrainConfig(scheduler=name, warmup_ratio=0.1), total_steps=100)
+        seen = []
+        for _ in range(100):
+            seen.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            scheduler.step()
+        rates[name] = seen
+    assert all(rates[name][0] == 0 and rates[name][10] == pytest.approx(1.0) for name in rates)
+    assert rates["linear"][55] == pytest.approx(0.5) and rates["cosine"][55] == pytest.approx(0.5) and rates["constant"][99] == 1.0
+    assert rates["cosine"][30] > rates["linear"][30]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU fallback")
+def test_cuda_only_settings_fall_back_on_cpu_with_a_notice(capsys):
+    resolved = resolve_runtime(TrainConfig(device="cuda", precision="bf16", num_threads=1))
+    printed = capsys.readouterr().out
+    assert (resolved.device, resolved.precision) == ("cpu", "fp32")
+    assert "train.device = 'cuda' but no CUDA device is available" in printed and "train.precision = 'bf16' needs CUDA" in printed
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"optimizer": "lion"}, r"train\.optimizer 'lion' is unknown; accepted: \['adamw', 'adam', 'sgd'\]"),
+    ({"scheduler": "step"}, r"train\.scheduler 'step' is unknown"),
+    ({"epochs": 0}, r"train\.epochs = 0 is out of range; accepted: 1 or more"),
+    ({"folds": 1}, r"train\.folds = 1 is not a k-fold"),
+    ({"lr": -1.0}, r"train\.lr = -1\.0 is out of range"),
+])
+def test_bad_training_settings_are_named(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve_runtime(TrainConfig(**changes))
+
+
+def test_accumulation_takes_one_optimizer_step_per_group_of_batches(sample):
+    model = new_model(sample)
+    train_data, valid_data = datasets(model, sample)
+    steps = []
+    original = torch.optim.AdamW.step
+
+    def counting_step(self, *args, **kwargs):
+        steps.append(1)
+        return original(self, *args, **kwargs)
+
+    torch.optim.AdamW.step = counting_step
+    try:
+        fit(model, train_data, valid_data, dataclasses.replace(FAST, epochs=1, batch_size=50, accumulation_steps=3))
+    finally:
+        torch.optim.AdamW.step = original
+    assert len(steps) == -(-len(train_data) // 150)
+
+
+def test_k_fold_over_valid_predicts_every_valid_row_out_of_fold(sample):
+    model = new_model(sample)
+    train_data, valid_data = datasets(model, sample)
+    result = train_on_valid_folds(model, train_data, valid_data, dataclasses.replace(FAST, epochs=1, folds=3), seed=2)
+    assert len(result.models) == 3 and len({id(m) for m in result.models}) == 3
+    assert result.oof_probs.shape == (len(valid_data), 7) and (result.oof_probs.sum(axis=1) > 0).all()
+    assert result.history["fold"].tolist() == [0, 1, 2]
+    held_out_twice = sum(np.allclose(validation(m, valid_data)[0], result.oof_probs, atol=1e-6) for m in result.models)
+    assert held_out_twice == 0, "each row's probability comes from the one model that did not train on it"
+
+
+def run_training_products(tmp_path, name, overrides):
+    from utils.config import start_run
+    from utils.experiment import load_training_data, train_model, write_training_report
+
+    config = start_run(overrides={"runs_dir": str(tmp_path), "train.num_threads": 1, **overrides}, data_dir=SAMPLE_DIR, run_name=name)
+    data = load_training_data(config)
+    return config.run_dir, write_training_report(config, data, train_model(config, data))
+
+
+def test_training_run_writes_its_products_and_repeats_exactly(tmp_path):
+    small = {"model.navec.hidden_size": 16, "model.navec.ngram_buckets": 2048, "train.epochs": 2}
+    first, metrics = run_training_products(tmp_path, "a", small)
+    second, _ = run_training_products(tmp_path, "b", small)
+    assert (first / "valid_probs.csv").read_bytes() == (second / "valid_probs.csv").read_bytes()
+    probs = read_probs(first / "valid_probs.csv")
+    assert probs.shape == (len(read_split(SAMPLE_DIR / "valid.csv")), 7) and ((probs > 0) & (probs < 1)).all()
+    assert {"weighted_f1", "macro_f1", "per_label", "best_single_threshold", "weighted_f1_at_best_single_threshold"} <= set(metrics)
+    assert set(metrics["per_label"]["joy"]) == {"f1", "precision", "recall", "support"} and metrics["mode"] == "train"
+    assert json.loads((first / "metrics.json").read_text(encoding="utf-8")) == metrics
+    assert (first / "training_curves.png").stat().st_size > 10_000
+    assert len(pd.read_csv(first / "training_log.csv")) == 2
+    assert np.allclose(predict_probs(load_models(first / "model"), read_split(SAMPLE_DIR / "valid.csv").text), probs, atol=1e-6)
+
+
+def test_k_fold_run_saves_fold_models_and_out_of_fold_probabilities(tmp_path):
+    run_dir, metrics = run_training_products(tmp_path, "folds", {"model.navec.hidden_size": 16, "train.epochs": 1, "train.folds": 2})
+    assert metrics["mode"] == "folds" and metrics["models"] == 2
+    assert sorted(p.name for p in (run_dir / "model").iterdir()) == ["fold_0", "fold_1"]
+    assert len(load_models(run_dir / "model")) == 2
+    assert pd.read_csv(run_dir / "training_log.csv")["fold"].tolist() == [0, 1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backbone", ["navec", "tiny_bert"])
+def test_training_notebook_runs_under_papermill(tmp_path, backbone):
+    import nbformat
+    import papermill
+
+    from conftest import REPO_ROOT
+    from tiny_models import build_tiny_bert
+
+    overrides = {"runs_dir": str(tmp_path), "train.epochs": 2, "train.num_threads": 1}
+    if backbone == "tiny_bert":
+        texts = read_split(SAMPLE_DIR / "train.csv").text.tolist()
+        overrides.update({"model.backbone": str(build_tiny_bert(tmp_path / "bert", texts)), "model.pooling": "cls", "train.lr": 1e-3})
+    output = tmp_path / "out.ipynb"
+    papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "03_training.ipynb"), str(output), cwd=str(REPO_ROOT / "notebooks"),
+                               parameters={"data_dir": str(SAMPLE_DIR), "run_name": "nb", "overrides": overrides},
+                               kernel_name="python3", progress_bar=False)
+    run_dir = tmp_path / "nb"
+    assert {"valid_probs.csv", "metrics.json", "training_log.csv", "training_curves.png", "params.yaml"} <= {p.name for p in run_dir.iterdir()}
+    assert json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["backbone"] == overrides.get("model.backbone", "navec")
+    printed = "".join(o.get("text", "") for cell in nbformat.read(output, as_version=4).cells for o in cell.get("outputs", []))
+    assert "epoch 2/2: train loss" in printed and "valid F1 weighted" in printed
+    assert len(load_models(run_dir / "model")) == 1

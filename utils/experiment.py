@@ -1,0 +1,96 @@
+"""Notebook 03 as three calls: load the training data, train one model (or the k-fold models), write the products."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .checkpoint import save_models
+from .config import RunConfig
+from .data import SPLIT_FILES, TEXT, label_matrix, read_split
+from .evaluation import plot_history, score_probs, write_metrics, write_probs
+from .files import write_csv
+from .folds import train_on_valid_folds
+from .model import Model, build_model
+from .plots import save_figure
+from .training import fit
+
+EXPANDED_TRAIN = "train_expanded.csv"  # written by notebook 02
+MODEL_DIR = "model"
+
+
+@dataclass
+class TrainingData:
+    """Labelled train and valid frames, the test texts (for the vocabulary only) and where train came from."""
+
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test_texts: list[str]
+    train_file: Path
+
+
+def load_training_data(config: RunConfig) -> TrainingData:
+    """runs/<name>/train_expanded.csv when notebook 02 wrote it, else the data folder's train.csv; valid and test too."""
+    data_dir = Path(config.data_dir)
+    expanded = config.run_dir / EXPANDED_TRAIN
+    if expanded.is_file():
+        train = read_split(expanded, extra_columns=("source",))
+    else:
+        print(f"No {expanded} (notebook 02 not run for this run): training on {data_dir / SPLIT_FILES['train']}")
+        train = read_split(data_dir / SPLIT_FILES["train"])
+    valid = read_split(data_dir / SPLIT_FILES["valid"])
+    test = read_split(data_dir / SPLIT_FILES["test"], test=True)
+    data = TrainingData(train, valid, test[TEXT].tolist(), expanded if expanded.is_file() else data_dir / SPLIT_FILES["train"])
+    print(f"train: {len(train)} rows from {data.train_file.name}; valid: {len(valid)} rows; test: {len(test)} texts (vocabulary only)")
+    return data
+
+
+@dataclass
+class TrainingResult:
+    """The trained model(s), valid probabilities (out-of-fold in k-fold mode) and the per-epoch log."""
+
+    models: list[Model]
+    valid_probs: np.ndarray
+    history: pd.DataFrame
+    mode: str  # "train" (one model trained on train) or "folds" (k models over valid, train always in)
+    seconds: float
+
+
+def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
+    """Build the model from the settings and train it (k-fold over valid when train.folds >= 2); save under model/."""
+    started = time.perf_counter()
+    vocabulary = [*data.train[TEXT], *data.valid[TEXT], *data.test_texts]
+    model = build_model(config.model, vocabulary, config.text)
+    train_data = model.dataset(data.train[TEXT], label_matrix(data.train))
+    valid_data = model.dataset(data.valid[TEXT], label_matrix(data.valid))
+    if config.train.folds:
+        folds = train_on_valid_folds(model, train_data, valid_data, config.train, config.seed)
+        models, probs, history, mode = folds.models, folds.oof_probs, folds.history, "folds"
+    else:
+        fitted = fit(model, train_data, valid_data, config.train, config.seed)
+        models, probs, history, mode = [model.cpu()], fitted.valid_probs, fitted.history, "train"
+    result = TrainingResult(models, probs, history, mode, time.perf_counter() - started)
+    save_models(result.models, config.run_dir / MODEL_DIR)
+    print(f"Trained in {result.seconds:.0f} s; saved {len(result.models)} model(s) to {config.run_dir / MODEL_DIR}")
+    return result
+
+
+def write_training_report(config: RunConfig, data: TrainingData, result: TrainingResult) -> dict:
+    """valid_probs.csv, metrics.json, training_log.csv and training_curves.png in runs/<name>/; returns the metrics."""
+    metrics = score_probs(label_matrix(data.valid), result.valid_probs)
+    metrics.update(mode=result.mode, models=len(result.models), train_rows=len(data.train), train_file=str(data.train_file),
+                   train_seconds=round(result.seconds, 1), backbone=config.model.backbone)
+    run_dir = config.run_dir
+    write_probs(result.valid_probs, run_dir / "valid_probs.csv")
+    write_metrics(metrics, run_dir / "metrics.json")
+    write_csv(result.history, run_dir / "training_log.csv")
+    title = f"{len(result.models)} folds over valid (mean)" if result.mode == "folds" else "Training on train"
+    save_figure(plot_history(result.history, title), run_dir / "training_curves.png")
+    scored = "out-of-fold " if result.mode == "folds" else ""
+    print(f"valid ({scored}{metrics['rows']} rows): weighted F1 {metrics['weighted_f1']:.4f} at 0.5, "
+          f"{metrics['weighted_f1_at_best_single_threshold']:.4f} at the best single threshold "
+          f"{metrics['best_single_threshold']:.2f}; macro F1 {metrics['macro_f1']:.4f}")
+    return metrics

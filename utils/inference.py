@@ -1,0 +1,83 @@
+"""Predicting with a finished run: the saved model(s) and thresholds -> probabilities, decisions, a submission."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .checkpoint import load_models
+from .config import RunConfig
+from .data import LABELS, SPLIT_FILES, TEXT, read_split
+from .evaluation import write_probs
+from .files import write_text
+from .submission import make_submission, write_submission
+from .thresholds import ThresholdChoice, apply_thresholds, load_thresholds
+
+MODEL_DIR, THRESHOLDS_FILE, RECORD_FILE = "model", "thresholds.json", "inference.json"
+FALLBACK = ThresholdChoice("global", "top", dict.fromkeys(LABELS, 0.5), float("nan"), float("nan"), 0.0, [],
+                           "no thresholds.json: 0.5 for every label, the top label for rows with none")
+
+
+@dataclass
+class Predictor:
+    """A run's model(s) (the mean of the fold models, if k-fold) and its decision rule."""
+
+    models: list
+    choice: ThresholdChoice
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, device: str = "cpu") -> "Predictor":
+        """Load runs/<name>/model/ and runs/<name>/thresholds.json (0.5 with a notice when it is missing)."""
+        run_dir = Path(run_dir)
+        thresholds = run_dir / THRESHOLDS_FILE
+        if not thresholds.is_file():
+            print(f"Notice: {thresholds} not found (notebook 04 not run): {FALLBACK.note}")
+        return cls(load_models(run_dir / MODEL_DIR, device), load_thresholds(thresholds) if thresholds.is_file() else FALLBACK)
+
+    def probs(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        """(n, 7) probabilities, in the input order."""
+        from .training import predict_probs
+
+        return predict_probs(self.models, list(texts), batch_size)
+
+    def decide(self, probs: np.ndarray) -> np.ndarray:
+        """(n, 7) 0/1 decisions under the run's thresholds and no-label rule."""
+        return apply_thresholds(probs, [self.choice.thresholds[label] for label in LABELS], self.choice.empty_rule)
+
+
+def submission_path(config: RunConfig) -> Path:
+    """Where a run's submission goes: submissions/<name>.csv beside the runs folder."""
+    return config.run_dir.parent.parent / "submissions" / f"{config.name}.csv"
+
+
+def free_path(path: Path) -> Path:
+    """`path` if it does not exist, else the first free `<stem>-2`, `<stem>-3`, ... beside it."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate
+
+
+def predict_test(config: RunConfig, batch_size: int = 256) -> Path:
+    """Predict the test file, write runs/<name>/test_probs.csv and a checked submission; return its path."""
+    test_path = Path(config.data_dir) / SPLIT_FILES["test"]
+    test = read_split(test_path, test=True)
+    predictor = Predictor.from_run(config.run_dir)
+    probs = predictor.probs(test[TEXT], batch_size)
+    write_probs(probs, config.run_dir / "test_probs.csv")
+    decisions = predictor.decide(probs)
+    target = submission_path(config)
+    path = free_path(target)
+    if path != target:
+        print(f"Notice: {target} exists (an earlier submission is never overwritten): writing {path} instead")
+    write_submission(make_submission(test, decisions), path, test_path, overwrite=False)
+    counts = dict(zip(LABELS, map(int, decisions.sum(axis=0))))
+    record = {"submission": str(path), "rows": len(test), "predicted_per_label": counts, "rule": predictor.choice.note}
+    write_text(config.run_dir / RECORD_FILE, json.dumps(record, indent=2, ensure_ascii=False))
+    print(f"Checked submission of {len(test)} rows written to {path}")
+    print("rows predicted per label:", counts)
+    return path

@@ -40,13 +40,30 @@ def test_predictor_applies_the_runs_thresholds(finished_run):
     assert (predictor.decide(probs) == expected).all()
 
 
-def test_missing_thresholds_fall_back_to_one_half_with_a_notice(finished_run, tmp_path, capsys):
-    run_dir = tmp_path / "nothresholds"
+def copy_of_model(finished_run, run_dir):
+    """A run folder holding only (links to) the finished run's model."""
     (run_dir / "model").mkdir(parents=True)
     for path in (finished_run.run_dir / "model").iterdir():
-        target = run_dir / "model" / path.name
-        target.symlink_to(path, target_is_directory=path.is_dir())
-    predictor = Predictor.from_run(run_dir)
+        (run_dir / "model" / path.name).symlink_to(path, target_is_directory=path.is_dir())
+    return run_dir
+
+
+def test_predictor_blends_in_the_tfidf_members_with_their_weight(finished_run, tmp_path):
+    from utils.config import TfidfConfig
+    from utils.data import label_matrix
+    from utils.linear import TfidfClassifier, save_members
+
+    run_dir = copy_of_model(finished_run, tmp_path / "blend")
+    data = load_competition(finished_run.data_dir)
+    member = TfidfClassifier(TfidfConfig(weight=0.25, min_df=1), TextConfig()).fit(data.train.text, label_matrix(data.train))
+    save_members([member], run_dir / "tfidf")
+    texts = ["мне страшно", "ура, спасибо!"]
+    neural = Predictor.from_run(finished_run.run_dir).probs(texts)
+    assert np.allclose(Predictor.from_run(run_dir).probs(texts), 0.75 * neural + 0.25 * member.probs(texts))
+
+
+def test_missing_thresholds_fall_back_to_one_half_with_a_notice(finished_run, tmp_path, capsys):
+    predictor = Predictor.from_run(copy_of_model(finished_run, tmp_path / "nothresholds"))
     assert set(predictor.choice.thresholds.values()) == {0.5}
     assert "thresholds.json not found" in capsys.readouterr().out
 

@@ -236,3 +236,11 @@ def test_training_notebook_runs_under_papermill(tmp_path, backbone):
     printed = "".join(o.get("text", "") for cell in nbformat.read(output, as_version=4).cells for o in cell.get("outputs", []))
     assert "epoch 2/2: train loss" in printed and "valid F1 weighted" in printed
     assert len(load_models(run_dir / "model")) == 1
+
+
+def test_tfidf_member_is_trained_on_the_same_folds_and_blended(tmp_path):
+    overrides = {"model.navec.hidden_size": 16, "train.epochs": 1, "train.folds": 2, "tfidf.weight": 0.4, "tfidf.min_df": 1}
+    run_dir, metrics = run_training_products(tmp_path, "blend", overrides)
+    assert sorted(p.name for p in (run_dir / "tfidf").iterdir()) == ["fold_0", "fold_1"]
+    assert set(metrics["members"]) == {"neural", "tfidf"} and metrics["tfidf_weight"] == 0.4
+    assert metrics["weighted_f1"] != metrics["members"]["neural"]["weighted_f1"]

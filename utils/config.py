@@ -168,6 +168,23 @@ class ExpansionConfig:
 
 
 @dataclass
+class TfidfConfig:
+    """The linear member: TF-IDF of words and characters -> logistic regression per label."""
+
+    weight: float = 0.0  # its share in the averaged probabilities (0: not trained)
+    C: float = 4.0  # inverse regularisation strength
+    class_weight: str | None = None  # None or "balanced"
+    tol: float = 1e-3  # stopping tolerance of the saga solver
+    max_iter: int = 200
+    min_df: int = 2  # a term must occur in this many texts
+    word_ngram_max: int = 2  # word n-grams 1..this
+    char_ngram_min: int = 2  # character n-grams inside words
+    char_ngram_max: int = 5
+    max_word_features: int = 100_000
+    max_char_features: int = 150_000
+
+
+@dataclass
 class RunConfig:
     """All settings of one run; written to runs/<name>/params.yaml."""
 
@@ -180,6 +197,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)  # how it is trained (notebook 03)
     eda: EdaConfig = field(default_factory=EdaConfig)
     thresholds: ThresholdConfig = field(default_factory=ThresholdConfig)
+    tfidf: TfidfConfig = field(default_factory=TfidfConfig)  # the linear ensemble member (notebook 03)
     expansion: ExpansionConfig = field(default_factory=ExpansionConfig)  # extra training rows (notebook 02)
 
     @property

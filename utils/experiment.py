@@ -8,18 +8,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .checkpoint import save_models
+from .checkpoint import LINEAR_DIR, MODEL_DIR, save_models
 from .config import RunConfig
 from .data import SPLIT_FILES, TEXT, label_matrix, read_split
 from .evaluation import plot_history, score_probs, write_metrics, write_probs
 from .files import write_csv
-from .folds import train_on_valid_folds
+from .folds import train_on_valid_folds, valid_folds
+from .linear import save_members, train_linear_members
 from .model import Model, build_model
 from .plots import save_figure
 from .training import fit
 
 EXPANDED_TRAIN = "train_expanded.csv"  # written by notebook 02
-MODEL_DIR = "model"
 
 
 @dataclass
@@ -57,6 +57,7 @@ class TrainingResult:
     history: pd.DataFrame
     mode: str  # "train" (one model trained on train) or "folds" (k models over valid, train always in)
     seconds: float
+    member_probs: dict[str, np.ndarray]  # each ensemble member's valid probabilities, before blending
 
 
 def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
@@ -72,9 +73,18 @@ def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
     else:
         fitted = fit(model, train_data, valid_data, config.train, config.seed)
         models, probs, history, mode = [model.cpu()], fitted.valid_probs, fitted.history, "train"
-    result = TrainingResult(models, probs, history, mode, time.perf_counter() - started)
-    save_models(result.models, config.run_dir / MODEL_DIR)
-    print(f"Trained in {result.seconds:.0f} s; saved {len(result.models)} model(s) to {config.run_dir / MODEL_DIR}")
+    save_models(models, config.run_dir / MODEL_DIR)
+    members = {"neural": probs}
+    if config.tfidf.weight > 0:
+        folds = valid_folds(label_matrix(data.valid), config.train.folds, config.seed) if config.train.folds else None
+        linear, members["tfidf"] = train_linear_members(
+            config.tfidf, config.text, data.train[TEXT].tolist(), label_matrix(data.train), data.valid[TEXT].tolist(),
+            label_matrix(data.valid), data.test_texts, folds)
+        save_members(linear, config.run_dir / LINEAR_DIR)
+        probs = (1 - config.tfidf.weight) * probs + config.tfidf.weight * members["tfidf"]
+    result = TrainingResult(models, probs, history, mode, time.perf_counter() - started, members)
+    print(f"Trained in {result.seconds:.0f} s; saved {len(models)} model(s) to {config.run_dir / MODEL_DIR}"
+          + (f" and the TF-IDF member(s) to {config.run_dir / LINEAR_DIR} (weight {config.tfidf.weight})" if len(members) > 1 else ""))
     return result
 
 
@@ -82,7 +92,9 @@ def write_training_report(config: RunConfig, data: TrainingData, result: Trainin
     """valid_probs.csv, metrics.json, training_log.csv and training_curves.png in runs/<name>/; returns the metrics."""
     metrics = score_probs(label_matrix(data.valid), result.valid_probs)
     metrics.update(mode=result.mode, models=len(result.models), train_rows=len(data.train), train_file=str(data.train_file),
-                   train_seconds=round(result.seconds, 1), backbone=config.model.backbone)
+                   train_seconds=round(result.seconds, 1), backbone=config.model.backbone, tfidf_weight=config.tfidf.weight)
+    if len(result.member_probs) > 1:
+        metrics["members"] = {name: score_probs(label_matrix(data.valid), probs) for name, probs in result.member_probs.items()}
     run_dir = config.run_dir
     write_probs(result.valid_probs, run_dir / "valid_probs.csv")
     write_metrics(metrics, run_dir / "metrics.json")

@@ -2,21 +2,20 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from .checkpoint import load_models
+from .checkpoint import LINEAR_DIR, MODEL_DIR, load_models
 from .config import RunConfig
 from .data import LABELS, SPLIT_FILES, TEXT, read_split
-from .evaluation import write_probs
 from .files import write_text
 from .submission import make_submission, write_submission
 from .thresholds import ThresholdChoice, apply_thresholds, load_thresholds
 
-MODEL_DIR, THRESHOLDS_FILE, RECORD_FILE = "model", "thresholds.json", "inference.json"
+THRESHOLDS_FILE, RECORD_FILE = "thresholds.json", "inference.json"
 FALLBACK = ThresholdChoice("global", "top", dict.fromkeys(LABELS, 0.5), float("nan"), float("nan"), 0.0, [],
                            "no thresholds.json: 0.5 for every label, the top label for rows with none")
 
@@ -27,6 +26,7 @@ class Predictor:
 
     models: list
     choice: ThresholdChoice
+    linear: list = field(default_factory=list)  # TF-IDF members, blended in with their saved weight
 
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str = "cpu") -> "Predictor":
@@ -35,13 +35,23 @@ class Predictor:
         thresholds = run_dir / THRESHOLDS_FILE
         if not thresholds.is_file():
             print(f"Notice: {thresholds} not found (notebook 04 not run): {FALLBACK.note}")
-        return cls(load_models(run_dir / MODEL_DIR, device), load_thresholds(thresholds) if thresholds.is_file() else FALLBACK)
+        linear = []
+        if (run_dir / LINEAR_DIR).is_dir():
+            from .linear import load_members  # scikit-learn: imported only when the run has TF-IDF members
+
+            linear = load_members(run_dir / LINEAR_DIR)
+        choice = load_thresholds(thresholds) if thresholds.is_file() else FALLBACK
+        return cls(load_models(run_dir / MODEL_DIR, device), choice, linear)
 
     def probs(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-        """(n, 7) probabilities, in the input order."""
+        """(n, 7) probabilities in the input order: the models' mean, blended with the TF-IDF members' mean if any."""
         from .training import predict_probs
 
-        return predict_probs(self.models, list(texts), batch_size)
+        probs = predict_probs(self.models, list(texts), batch_size)
+        if self.linear:
+            weight = self.linear[0].config.weight
+            probs = (1 - weight) * probs + weight * np.mean([member.probs(texts) for member in self.linear], axis=0)
+        return probs
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
         """(n, 7) 0/1 decisions under the run's thresholds and no-label rule."""
@@ -64,6 +74,8 @@ def free_path(path: Path) -> Path:
 
 def predict_test(config: RunConfig, batch_size: int = 256) -> Path:
     """Predict the test file, write runs/<name>/test_probs.csv and a checked submission; return its path."""
+    from .evaluation import write_probs
+
     test_path = Path(config.data_dir) / SPLIT_FILES["test"]
     test = read_split(test_path, test=True)
     predictor = Predictor.from_run(config.run_dir)

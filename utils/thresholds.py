@@ -7,12 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 
 from .config import ThresholdConfig
 from .data import LABELS
 from .files import write_text
-from .plots import save_figure
 
 EMPTY_RULES = ("none", "top", "neutral")  # a row where no label passes: leave empty, take its top label, or say neutral
 
@@ -79,6 +77,8 @@ def search_per_label(y: np.ndarray, probs: np.ndarray, candidates: np.ndarray, e
 
 def cross_validated_f1(y, probs, config: ThresholdConfig, per_label: bool, empty_rule: str, seed: int = 0) -> float:
     """Tune on k-1 parts, decide the held-out part, and score all out-of-fold decisions together."""
+    from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+
     candidates = grid(config)
     decisions = np.zeros_like(y)
     folds = MultilabelStratifiedKFold(n_splits=config.cv_folds, shuffle=True, random_state=seed)
@@ -189,6 +189,8 @@ def read_probs(path: str | Path, expected_rows: int | None = None) -> np.ndarray
 
 def tune_thresholds(run_dir: str | Path, y: np.ndarray, config: ThresholdConfig, seed: int = 0) -> ThresholdChoice:
     """Choose thresholds on run_dir/valid_probs.csv; write thresholds.json and thresholds.png; print the table."""
+    from .plots import save_figure
+
     run_dir = Path(run_dir)
     probs = read_probs(run_dir / "valid_probs.csv", expected_rows=len(y))
     choice = choose_thresholds(y, probs, config, seed)

@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from utils.config import TextConfig, TfidfConfig
+from utils.data import label_matrix, load_competition
+from utils.linear import TfidfClassifier
+
+
+@pytest.fixture(scope="module")
+def sample(request):
+    from conftest import SAMPLE_DIR
+
+    return load_competition(SAMPLE_DIR)
+
+
+def small():
+    return TfidfConfig(weight=0.5, min_df=1, max_word_features=2000, max_char_features=4000)
+
+
+def test_learns_the_sample_better_than_chance(sample):
+    from sklearn.metrics import f1_score
+
+    model = TfidfClassifier(small(), TextConfig()).fit(sample.train.text, label_matrix(sample.train))
+    probs = model.probs(sample.valid.text)
+    assert probs.shape == (len(sample.valid), 7) and ((probs > 0) & (probs < 1)).all()
+    y = label_matrix(sample.valid)
+    learned = f1_score(y, probs >= 0.3, average="weighted", zero_division=0)
+    shuffled = f1_score(y, np.random.default_rng(0).permutation(probs) >= 0.3, average="weighted", zero_division=0)
+    assert learned > shuffled + 0.1
+
+
+def test_save_and_load_give_identical_probabilities_without_pickle(sample, tmp_path):
+    model = TfidfClassifier(small(), TextConfig(demojize=False)).fit(sample.train.text, label_matrix(sample.train), sample.test.text)
+    model.save(tmp_path / "tfidf")
+    assert sorted(p.name for p in (tmp_path / "tfidf").iterdir()) == ["tfidf.json", "tfidf.safetensors", "vocabulary.json"]
+    loaded = TfidfClassifier.load(tmp_path / "tfidf")
+    assert loaded.text.demojize is False
+    assert np.array_equal(loaded.probs(sample.test.text), model.probs(sample.test.text))
+
+
+def test_missing_files_are_named(tmp_path):
+    (tmp_path / "tfidf").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"missing \['tfidf.json', 'vocabulary.json', 'tfidf.safetensors'\]"):
+        TfidfClassifier.load(tmp_path / "tfidf")
+
+
+def test_members_over_valid_folds_give_out_of_fold_probabilities(sample):
+    from utils.folds import valid_folds
+    from utils.linear import load_members, save_members, train_linear_members
+
+    y_train, y_valid = label_matrix(sample.train), label_matrix(sample.valid)
+    folds = valid_folds(y_valid, 3, seed=0)
+    members, oof = train_linear_members(small(), TextConfig(), sample.train.text.tolist(), y_train,
+                                        sample.valid.text.tolist(), y_valid, sample.test.text.tolist(), folds)
+    assert len(members) == 3 and oof.shape == y_valid.shape and (oof > 0).all()
+    _, held_out = folds[1]
+    assert np.allclose(oof[held_out], members[1].probs(sample.valid.text.iloc[held_out].tolist()))
+
+
+def test_saved_members_round_trip(sample, tmp_path):
+    from utils.linear import load_members, save_members, train_linear_members
+
+    members, _ = train_linear_members(small(), TextConfig(), sample.train.text.tolist(), label_matrix(sample.train),
+                                      sample.valid.text.tolist(), label_matrix(sample.valid), [], None)
+    save_members(members * 2, tmp_path / "tfidf")
+    loaded = load_members(tmp_path / "tfidf")
+    assert len(loaded) == 2 and np.array_equal(loaded[1].probs(["ура"]), members[0].probs(["ура"]))

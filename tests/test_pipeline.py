@@ -213,4 +213,3 @@ def test_the_real_notebooks_run_end_to_end_on_the_sample(tmp_path):
     assert list(record["notebooks"]) == [path.stem for path in REAL_NOTEBOOKS]
     check_submission(record["submission"], SAMPLE_DIR / "test_without_answers.csv")
     assert "valid weighted F1: not available" not in out and "thresholds: not available" not in out
-    assert sum(step["seconds"] for step in record["notebooks"].values()) < 180, "the whole run on data/sample takes under 3 minutes"

@@ -21,7 +21,6 @@ from .backbones import NAVEC
 from .config import ConfigError, TrainConfig
 from .data import LABELS
 from .dataset import EmotionDataset, LengthBatchSampler
-from .evaluation import weighted_and_macro_f1
 
 BACKBONE_DEFAULTS = {NAVEC: {"lr": 3e-3, "batch_size": 128}, "huggingface": {"lr": 3e-5, "batch_size": 32}}
 OPTIMIZERS = ("adamw", "adam", "sgd")
@@ -235,6 +234,8 @@ def fit(model: nn.Module, train_data: EmotionDataset, valid_data: EmotionDataset
 
     keep_best=False keeps the last epoch and never stops early (for honest out-of-fold scores).
     """
+    from .evaluation import weighted_and_macro_f1  # scikit-learn: not needed to predict, so imported here
+
     config = with_backbone_defaults(resolve_runtime(config), model)
     torch.manual_seed(seed)
     model.to(config.device)

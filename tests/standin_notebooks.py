@@ -34,7 +34,7 @@ probs = np.random.default_rng(cfg.seed).uniform(size=(len(valid), len(LABELS)))
 write_csv(pd.DataFrame(probs, columns=LABELS), cfg.run_dir / "valid_probs.csv")
 (cfg.run_dir / "model").mkdir(exist_ok=True)
 write_text(cfg.run_dir / "model" / "config.json", json.dumps({"backbone": cfg.model.backbone}))
-write_text(cfg.run_dir / "metrics.json", json.dumps({"valid": {"weighted_f1": round(float(probs.mean()), 4)}, "epochs": cfg.train.epochs}))""",
+write_text(cfg.run_dir / "metrics.json", json.dumps({"weighted_f1": round(float(probs.mean()), 4), "epochs": cfg.train.epochs}))""",
     "04_threshold_search": """import json
 from utils import LABELS
 from utils.files import write_text

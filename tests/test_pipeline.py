@@ -66,7 +66,7 @@ def test_a_run_executes_every_notebook_with_one_set_of_settings_and_reports(fini
     # progress, live cell output and the summary
     assert "[1/5] 01_eda.ipynb" in out and "[5/5] 05_inference.ipynb done in" in out
     assert f"submission written to {root / 'submissions' / 'full.csv'}" in out
-    f1 = read_json(run_dir / "metrics.json")["valid"]["weighted_f1"]
+    f1 = read_json(run_dir / "metrics.json")["weighted_f1"]
     assert f"valid weighted F1: {f1:.4f}" in out
     assert "thresholds (mode per_label, empty_rule top): anger 0.30, disgust 0.35" in out
     assert f"submission: {root / 'submissions' / 'full.csv'}" in out

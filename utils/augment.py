@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .config import AugmentConfig
-from .data import TEXT
+from .data import SOURCE, TEXT
 from .text import asr_style, fold_yo
 
 _WORD = re.compile(r"[^\W\d_]+")
@@ -256,7 +256,7 @@ def augment_train(train: pd.DataFrame, config: AugmentConfig, seed: int, slips: 
         if texts is None:
             report.append({"method": method, "share": share, "drawn": len(picked), "added": 0, "note": "models not available"})
             continue
-        copies = picked.assign(**{TEXT: texts, "source": method})
+        copies = picked.assign(**{TEXT: texts, SOURCE: method})
         useful = copies[TEXT].notna() & (copies[TEXT].fillna("").str.strip() != "") & (copies[TEXT] != picked[TEXT])
         frames.append(copies[useful])
         note = f"{int((~useful).sum())} drawn rows gave no new text" if (~useful).any() else ""

@@ -18,9 +18,6 @@ from .data import LABELS
 from .files import OutputExistsError, write_text
 from .model import Model
 
-MODEL_DIR = "model"  # runs/<name>/model/: the neural model(s)
-LINEAR_DIR = "tfidf"  # runs/<name>/tfidf/: the TF-IDF member(s), when tfidf.weight > 0
-
 CONFIG_FILE, WEIGHTS_FILE, ENCODER_DIR = "model_config.json", "model.safetensors", "encoder"
 FOLD_PREFIX = "fold_"
 FORMAT_VERSION = 1

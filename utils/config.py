@@ -20,6 +20,13 @@ DATA_DIR_ENV = "KIT_DATA_DIR"
 KAGGLE_INPUT = Path("/kaggle/input")
 COMPETITION_SLUG = "cryptonite-hack-sf"
 
+# What the notebooks write into runs/<name>/, named once for the notebooks, the pipeline and inference
+EXPANDED_TRAIN = "train_expanded.csv"  # 02: train + added rows, with a `source` column
+MODEL_DIR, LINEAR_DIR = "model", "tfidf"  # 03: the neural model(s); the TF-IDF member(s) when tfidf.weight > 0
+VALID_PROBS, METRICS = "valid_probs.csv", "metrics.json"  # 03: held-out probabilities and their scores
+THRESHOLDS = "thresholds.json"  # 04: the decision rule
+TEST_PROBS, INFERENCE_RECORD = "test_probs.csv", "inference.json"  # 05: test probabilities; where the submission went
+
 
 class ConfigError(ValueError):
     """A settings file or override that names an unknown key or holds a value of the wrong type."""

@@ -14,6 +14,7 @@ import pandas as pd
 
 LABELS = ["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]
 TEXT = "text"
+SOURCE = "source"  # where a row of the expanded train came from
 SPLIT_FILES = {"train": "train.csv", "valid": "valid.csv", "test": "test_without_answers.csv"}
 EXPECTED_HEADER = ",".join([TEXT, *LABELS])
 

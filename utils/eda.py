@@ -12,14 +12,13 @@ import emoji
 import numpy as np
 import pandas as pd
 
-from .config import RunConfig
-from .data import LABELS, TEXT, label_matrix, load_competition, read_split
+from .config import EXPANDED_TRAIN, RunConfig
+from .data import LABELS, SOURCE, TEXT, label_matrix, load_competition, read_split
 from .embeddings import oov_rate
 from .files import write_text
 from .text import asr_style, fold_yo, make_preprocessor
 
 NORMALISED = "normalised"  # the column holding the kit's normalised text
-EXPANDED_FILE = "train_expanded.csv"  # written by notebook 02 into the run folder
 UNLABELLED = ("test",)  # splits whose label columns are placeholders
 CARDINALITY = ["0", "1", "2", "3+"]
 CHARACTER_INFO = ["class", "name", "missing_from"]  # the columns of compare_alphabets that are not split counts
@@ -29,9 +28,9 @@ def load_eda_splits(config: RunConfig) -> dict[str, pd.DataFrame]:
     """train, valid, test and (when notebook 02 wrote it) train_expanded, each with a `normalised` text column."""
     competition = load_competition(config.data_dir)
     splits = {"train": competition.train, "valid": competition.valid, "test": competition.test}
-    expanded = config.run_dir / EXPANDED_FILE
+    expanded = config.run_dir / EXPANDED_TRAIN
     if expanded.is_file():
-        splits["train_expanded"] = read_split(expanded, extra_columns=("source",))
+        splits["train_expanded"] = read_split(expanded, extra_columns=(SOURCE,))
     else:
         print(f"No expanded train at {expanded} yet (notebook 02 writes it); showing the competition splits only.")
     preprocess = make_preprocessor(config.text)

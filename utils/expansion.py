@@ -11,16 +11,14 @@ import numpy as np
 import pandas as pd
 
 from .augment import augment_train, generator_for
-from .config import REPO_ROOT, ConfigError, RunConfig
+from .config import EXPANDED_TRAIN, REPO_ROOT, ConfigError, RunConfig
 from .corpora import CORPORA, download_corpus
-from .data import LABELS, TEXT, load_competition, onehot_to_lists, read_split
+from .data import LABELS, SOURCE, TEXT, load_competition, onehot_to_lists, read_split
 from .files import write_csv, write_text
 from .leakage import KEPT, ReferenceSet, find_leaks
 from .text import load_slips
 
-EXPANDED_FILE = "train_expanded.csv"
 REPORT_DIR = "expansion"  # runs/<name>/expansion/: the report tables
-SOURCE = "source"
 TRAIN_SOURCE = "train"
 
 
@@ -237,7 +235,7 @@ def source_examples(train: pd.DataFrame, per_source: int = 2) -> pd.DataFrame:
 
 def write_expansion(expansion: Expansion, run_dir: Path) -> dict[str, Path]:
     """Write train_expanded.csv and the report tables (expansion/*.csv, report.json) into the run folder."""
-    target = run_dir / EXPANDED_FILE
+    target = run_dir / EXPANDED_TRAIN
     if target.exists():
         print(f"Note: replacing {target} from an earlier execution of this run")
     report = run_dir / REPORT_DIR

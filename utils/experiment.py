@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .checkpoint import LINEAR_DIR, MODEL_DIR, save_models
-from .config import RunConfig
-from .data import SPLIT_FILES, TEXT, label_matrix, read_split
+from .checkpoint import save_models
+from .config import EXPANDED_TRAIN, LINEAR_DIR, METRICS, MODEL_DIR, VALID_PROBS, RunConfig
+from .data import SOURCE, SPLIT_FILES, TEXT, label_matrix, read_split
 from .evaluation import plot_history, score_probs, write_metrics, write_probs
 from .files import write_csv
 from .folds import train_on_valid_folds, valid_folds
@@ -19,7 +19,6 @@ from .model import Model, build_model
 from .plots import save_figure
 from .training import fit
 
-EXPANDED_TRAIN = "train_expanded.csv"  # written by notebook 02
 
 
 @dataclass
@@ -37,7 +36,7 @@ def load_training_data(config: RunConfig) -> TrainingData:
     data_dir = Path(config.data_dir)
     expanded = config.run_dir / EXPANDED_TRAIN
     if expanded.is_file():
-        train = read_split(expanded, extra_columns=("source",))
+        train = read_split(expanded, extra_columns=(SOURCE,))
     else:
         print(f"No {expanded} (notebook 02 not run for this run): training on {data_dir / SPLIT_FILES['train']}")
         train = read_split(data_dir / SPLIT_FILES["train"])
@@ -96,8 +95,8 @@ def write_training_report(config: RunConfig, data: TrainingData, result: Trainin
     if len(result.member_probs) > 1:
         metrics["members"] = {name: score_probs(label_matrix(data.valid), probs) for name, probs in result.member_probs.items()}
     run_dir = config.run_dir
-    write_probs(result.valid_probs, run_dir / "valid_probs.csv")
-    write_metrics(metrics, run_dir / "metrics.json")
+    write_probs(result.valid_probs, run_dir / VALID_PROBS)
+    write_metrics(metrics, run_dir / METRICS)
     write_csv(result.history, run_dir / "training_log.csv")
     title = f"{len(result.models)} folds over valid (mean)" if result.mode == "folds" else "Training on train"
     save_figure(plot_history(result.history, title), run_dir / "training_curves.png")

@@ -8,14 +8,13 @@ from typing import Sequence
 
 import numpy as np
 
-from .checkpoint import LINEAR_DIR, MODEL_DIR, load_models
-from .config import RunConfig
+from .checkpoint import load_models
+from .config import INFERENCE_RECORD, LINEAR_DIR, MODEL_DIR, TEST_PROBS, THRESHOLDS, RunConfig
 from .data import LABELS, SPLIT_FILES, TEXT, read_split
 from .files import write_text
 from .submission import make_submission, write_submission
 from .thresholds import ThresholdChoice, apply_thresholds, load_thresholds
 
-THRESHOLDS_FILE, RECORD_FILE = "thresholds.json", "inference.json"
 FALLBACK = ThresholdChoice("global", "top", dict.fromkeys(LABELS, 0.5), float("nan"), float("nan"), 0.0, [],
                            "no thresholds.json: 0.5 for every label, the top label for rows with none")
 
@@ -32,7 +31,7 @@ class Predictor:
     def from_run(cls, run_dir: str | Path, device: str = "cpu") -> "Predictor":
         """Load runs/<name>/model/ and runs/<name>/thresholds.json (0.5 with a notice when it is missing)."""
         run_dir = Path(run_dir)
-        thresholds = run_dir / THRESHOLDS_FILE
+        thresholds = run_dir / THRESHOLDS
         if not thresholds.is_file():
             print(f"Notice: {thresholds} not found (notebook 04 not run): {FALLBACK.note}")
         linear = []
@@ -80,7 +79,7 @@ def predict_test(config: RunConfig, batch_size: int = 256) -> Path:
     test = read_split(test_path, test=True)
     predictor = Predictor.from_run(config.run_dir)
     probs = predictor.probs(test[TEXT], batch_size)
-    write_probs(probs, config.run_dir / "test_probs.csv")
+    write_probs(probs, config.run_dir / TEST_PROBS)
     decisions = predictor.decide(probs)
     target = submission_path(config)
     path = free_path(target)
@@ -89,7 +88,7 @@ def predict_test(config: RunConfig, batch_size: int = 256) -> Path:
     write_submission(make_submission(test, decisions), path, test_path, overwrite=False)
     counts = dict(zip(LABELS, map(int, decisions.sum(axis=0))))
     record = {"submission": str(path), "rows": len(test), "predicted_per_label": counts, "rule": predictor.choice.note}
-    write_text(config.run_dir / RECORD_FILE, json.dumps(record, indent=2, ensure_ascii=False))
+    write_text(config.run_dir / INFERENCE_RECORD, json.dumps(record, indent=2, ensure_ascii=False))
     print(f"Checked submission of {len(test)} rows written to {path}")
     print("rows predicted per label:", counts)
     return path

@@ -16,20 +16,19 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from .config import REPO_ROOT, ConfigError, RunConfig, find_data_dir, load_config, parse_overrides
+from .config import (EXPANDED_TRAIN, INFERENCE_RECORD, METRICS, MODEL_DIR, REPO_ROOT, TEST_PROBS, THRESHOLDS, VALID_PROBS,
+                     ConfigError, RunConfig, find_data_dir, load_config, parse_overrides)
 from .files import write_text
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 RECORD_FILE = "pipeline.json"  # runs/<name>/pipeline.json: status and time per notebook
 PRODUCTS = {  # what each notebook leaves in runs/<name>/; --from and --only need those of the notebooks before
     "01": ("eda",),
-    "02": ("train_expanded.csv",),
-    "03": ("model", "valid_probs.csv", "metrics.json"),
-    "04": ("thresholds.json",),
-    "05": ("test_probs.csv",),
+    "02": (EXPANDED_TRAIN,),
+    "03": (MODEL_DIR, VALID_PROBS, METRICS),
+    "04": (THRESHOLDS,),
+    "05": (TEST_PROBS,),
 }
-INFERENCE_FILE = "inference.json"  # written by notebook 05: where its checked submission went
-F1_KEYS = ("valid_weighted_f1", "weighted_f1")  # looked up, at any depth, in metrics.json
 
 
 class PipelineError(RuntimeError):
@@ -153,28 +152,15 @@ def failure_report(failure: dict) -> str:
     return "\n".join(lines)
 
 
-def _find_number(value, keys: tuple[str, ...]):
-    """The first number stored under one of `keys`, searching nested mappings depth first."""
-    if isinstance(value, dict):
-        for key in keys:
-            if isinstance(value.get(key), (int, float)) and not isinstance(value.get(key), bool):
-                return value[key]
-        for child in value.values():
-            found = _find_number(child, keys)
-            if found is not None:
-                return found
-    return None
-
-
 def summarize(run_dir: Path, record: dict) -> str:
     """The end-of-run report: time per notebook, valid weighted F1, thresholds, submission path."""
     steps = record.get("notebooks", {})
     total = sum(step.get("seconds", 0) for step in steps.values())
     lines = [f"Run '{record.get('run')}' {record.get('status')}: {total:.1f} s of notebooks, products in {run_dir}"]
     lines += [f"  {name:<28}{step.get('seconds', 0):8.1f} s  {step.get('status')}" for name, step in steps.items()]
-    f1 = _find_number(read_json(run_dir / "metrics.json"), F1_KEYS)
+    f1 = read_json(run_dir / METRICS).get("weighted_f1")
     lines.append(f"valid weighted F1: {f1:.4f}" if f1 is not None else "valid weighted F1: not available")
-    chosen = read_json(run_dir / "thresholds.json")
+    chosen = read_json(run_dir / THRESHOLDS)
     thresholds = chosen.get("thresholds")
     if isinstance(thresholds, dict) and thresholds:
         how = ", ".join(f"{key} {chosen[key]}" for key in ("mode", "empty_rule") if key in chosen)
@@ -288,7 +274,7 @@ def run_pipeline(plan: Plan, log_output: bool = True) -> dict:
         seconds = round(time.perf_counter() - began, 1)
         record["notebooks"][notebook.stem] = {"status": "done", "seconds": seconds, "executed": str(executed)}
         print(f"[{k}/{len(plan.notebooks)}] {notebook.name} done in {seconds:.1f} s", flush=True)
-    submission = read_json(run_dir / INFERENCE_FILE).get("submission")
+    submission = read_json(run_dir / INFERENCE_RECORD).get("submission")
     record.update(status="finished", ended=datetime.now().isoformat(timespec="seconds"),
                   submission=submission if submission and Path(submission).is_file() else None)
     write_record(run_dir, record)

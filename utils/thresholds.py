@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import ThresholdConfig
+from .config import THRESHOLDS, VALID_PROBS, ThresholdConfig
 from .data import LABELS
 from .files import write_text
 
@@ -192,9 +192,9 @@ def tune_thresholds(run_dir: str | Path, y: np.ndarray, config: ThresholdConfig,
     from .plots import save_figure
 
     run_dir = Path(run_dir)
-    probs = read_probs(run_dir / "valid_probs.csv", expected_rows=len(y))
+    probs = read_probs(run_dir / VALID_PROBS, expected_rows=len(y))
     choice = choose_thresholds(y, probs, config, seed)
-    write_text(run_dir / "thresholds.json", json.dumps(choice.as_dict(), indent=2, ensure_ascii=False))
+    write_text(run_dir / THRESHOLDS, json.dumps(choice.as_dict(), indent=2, ensure_ascii=False))
     save_figure(plot_threshold_curves(y, probs, choice, config), run_dir / "thresholds.png")
     print(pd.DataFrame(choice.table).round(4).to_string(index=False))
     print(choice.note)

@@ -16,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -24,27 +23,12 @@ from utils.config import REPO_ROOT, load_config  # noqa: E402
 from utils.data import label_matrix, load_competition  # noqa: E402
 from utils.evaluation import score_probs  # noqa: E402
 from utils.folds import train_on_valid_folds, valid_folds  # noqa: E402
+from utils.linear import train_linear_members  # noqa: E402
 from utils.model import build_model  # noqa: E402
 from utils.seed import seed_everything  # noqa: E402
-from utils.text import preprocess_texts  # noqa: E402
 from utils.training import fit, predict_probs  # noqa: E402
 
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "cryptonite"
-
-
-def tfidf_probs(train_texts, train_labels, test_texts, seed: int) -> np.ndarray:
-    """TF-IDF of words (1-2) and characters (2-5) -> one-vs-rest logistic regression: the classic baseline."""
-    from scipy.sparse import hstack
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.multiclass import OneVsRestClassifier
-
-    words = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=200_000)
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=3, sublinear_tf=True, max_features=300_000)
-    features = hstack([words.fit_transform(train_texts), chars.fit_transform(train_texts)]).tocsr()
-    test = hstack([words.transform(test_texts), chars.transform(test_texts)]).tocsr()
-    model = OneVsRestClassifier(LogisticRegression(C=1.0, max_iter=1000, solver="liblinear", random_state=seed))
-    return model.fit(features, train_labels).predict_proba(test)
 
 
 def row(name: str, y, probs, seconds: float, rows_per_second: float | None = None, texts_per_second: float | None = None) -> dict:
@@ -90,10 +74,14 @@ def main() -> None:
           f"{fitted - prepared:.0f} s fitting {len(result.history)} epoch(s), best epoch {result.best_epoch})")
     rows.append(row("navec BiGRU, trained on train", y_valid, result.valid_probs, fitted - started, rows_per_second, texts_per_second))
 
-    texts = {name: preprocess_texts(frame.text, config.text) for name, frame in (("train", train), ("valid", valid))}
+    def tfidf(folds):
+        """The kit's TF-IDF member (utils.linear, settings tfidf.*), trained on train or on the folds."""
+        return train_linear_members(config.tfidf, config.text, train.text.tolist(), y_train, valid.text.tolist(), y_valid,
+                                    test_texts, folds)[1]
+
     if not args.no_tfidf:
         started = time.perf_counter()
-        baseline = tfidf_probs(texts["train"], y_train, texts["valid"], config.seed)
+        baseline = tfidf(None)
         rows.append(row("TF-IDF + LR, trained on train", y_valid, baseline, time.perf_counter() - started))
 
     if args.folds:
@@ -106,11 +94,7 @@ def main() -> None:
         rows.append(row(f"navec BiGRU, {args.folds} folds over valid (out-of-fold)", y_valid, oof, time.perf_counter() - started))
         if not args.no_tfidf:
             started = time.perf_counter()
-            baseline_oof = np.zeros_like(oof, dtype=float)
-            for fit_rows, held_out in valid_folds(y_valid, args.folds, config.seed):
-                fold_texts = texts["train"] + [texts["valid"][i] for i in fit_rows]
-                fold_labels = np.vstack([y_train, y_valid[fit_rows]])
-                baseline_oof[held_out] = tfidf_probs(fold_texts, fold_labels, [texts["valid"][i] for i in held_out], config.seed)
+            baseline_oof = tfidf(valid_folds(y_valid, args.folds, config.seed))
             rows.append(row(f"TF-IDF + LR, {args.folds} folds over valid (out-of-fold)", y_valid, baseline_oof, time.perf_counter() - started))
             rows.append(row("mean of the two, out-of-fold", y_valid, (oof + baseline_oof) / 2, 0.0))
 

@@ -48,15 +48,15 @@ def copy_of_model(finished_run, run_dir):
     return run_dir
 
 
-def test_predictor_blends_in_the_tfidf_members_with_their_weight(finished_run, tmp_path):
+def test_predictor_blends_in_the_tfidf_member_with_its_weight(finished_run, tmp_path):
     from utils.config import TfidfConfig
     from utils.data import label_matrix
-    from utils.linear import TfidfClassifier, save_members
+    from utils.linear import TfidfClassifier
 
     run_dir = copy_of_model(finished_run, tmp_path / "blend")
     data = load_competition(finished_run.data_dir)
     member = TfidfClassifier(TfidfConfig(weight=0.25, min_df=1), TextConfig()).fit(data.train.text, label_matrix(data.train))
-    save_members([member], run_dir / "tfidf")
+    member.save(run_dir / "tfidf")
     texts = ["мне страшно", "ура, спасибо!"]
     neural = Predictor.from_run(finished_run.run_dir).probs(texts)
     assert np.allclose(Predictor.from_run(run_dir).probs(texts), 0.75 * neural + 0.25 * member.probs(texts))

@@ -44,24 +44,35 @@ def test_missing_files_are_named(tmp_path):
         TfidfClassifier.load(tmp_path / "tfidf")
 
 
-def test_members_over_valid_folds_give_out_of_fold_probabilities(sample):
+def test_member_over_valid_folds_gives_out_of_fold_probabilities(sample, tmp_path):
     from utils.folds import valid_folds
-    from utils.linear import load_members, save_members, train_linear_members
+    from utils.linear import train_linear_member
 
     y_train, y_valid = label_matrix(sample.train), label_matrix(sample.valid)
     folds = valid_folds(y_valid, 3, seed=0)
-    members, oof = train_linear_members(small(), TextConfig(), sample.train.text.tolist(), y_train,
-                                        sample.valid.text.tolist(), y_valid, sample.test.text.tolist(), folds)
-    assert len(members) == 3 and oof.shape == y_valid.shape and (oof > 0).all()
+    model, oof = train_linear_member(small(), TextConfig(), sample.train.text.tolist(), y_train,
+                                     sample.valid.text.tolist(), y_valid, sample.test.text.tolist(), folds)
+    assert model.coef.shape[:2] == (3, 7) and oof.shape == y_valid.shape and (oof > 0).all()
     _, held_out = folds[1]
-    assert np.allclose(oof[held_out], members[1].probs(sample.valid.text.iloc[held_out].tolist()))
+    assert np.allclose(oof[held_out], model.probs_of_features(model.features(sample.valid.text.iloc[held_out].tolist()), [1]))
+    texts = ["ура", "мне страшно"]
+    assert np.allclose(model.probs(texts), np.mean([model.probs_of_features(model.features(texts), [k]) for k in range(3)], axis=0))
+    loaded = TfidfClassifier.load(model.save(tmp_path / "tfidf"))
+    assert np.array_equal(loaded.probs(texts), model.probs(texts))
 
 
-def test_saved_members_round_trip(sample, tmp_path):
-    from utils.linear import load_members, save_members, train_linear_members
+def test_valid_weight_counts_each_valid_row_that_many_times(sample):
+    from utils.folds import valid_folds
+    from utils.linear import train_linear_member
 
-    members, _ = train_linear_members(small(), TextConfig(), sample.train.text.tolist(), label_matrix(sample.train),
-                                      sample.valid.text.tolist(), label_matrix(sample.valid), [], None)
-    save_members(members * 2, tmp_path / "tfidf")
-    loaded = load_members(tmp_path / "tfidf")
-    assert len(loaded) == 2 and np.array_equal(loaded[1].probs(["ура"]), members[0].probs(["ура"]))
+    y_train, y_valid = label_matrix(sample.train), label_matrix(sample.valid)
+    folds = valid_folds(y_valid, 2, seed=0)
+    args = (small(), TextConfig(), sample.train.text.tolist(), y_train, sample.valid.text.tolist(), y_valid, [], folds)
+    weighted, _ = train_linear_member(*args, valid_weight=3)
+    fit_rows, _ = folds[0]
+    repeated_texts = [*sample.train.text, *np.repeat(sample.valid.text.to_numpy()[fit_rows], 3)]
+    model = TfidfClassifier(small(), TextConfig()).fit_vocabulary([*sample.train.text, *sample.valid.text])
+    coef, _ = model.regressions(model.features(repeated_texts), np.vstack([y_train, np.repeat(y_valid[fit_rows], 3, axis=0)]))
+    unweighted, _ = train_linear_member(*args)
+    distance = lambda other: np.abs(other.coef[0] - coef).mean()  # noqa: E731  (the solver stops at a tolerance)
+    assert distance(weighted) < 0.1 * distance(unweighted)

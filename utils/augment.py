@@ -7,7 +7,6 @@ import socket
 import zlib
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -16,7 +15,7 @@ import pandas as pd
 
 from .config import AugmentConfig
 from .data import SOURCE, TEXT
-from .text import asr_style, fold_yo
+from .text import asr_style, fold_yo, morphology
 
 _WORD = re.compile(r"[^\W\d_]+")
 HUB_HOST = "huggingface.co"
@@ -97,13 +96,6 @@ def asr_noise(text: str, patterns: SlipPatterns, rng: np.random.Generator, rate:
     return " ".join(noisy)
 
 
-@lru_cache(maxsize=1)
-def _morphology():
-    import pymorphy3
-
-    return pymorphy3.MorphAnalyzer()
-
-
 def _form(parse) -> tuple:
     """The grammatical form a replacement must share: part of speech, case, number, gender."""
     tag = parse.tag
@@ -114,7 +106,7 @@ class NeighbourFinder:
     """Nearest navec neighbours within a candidate vocabulary, of the same grammatical form and another lemma."""
 
     def __init__(self, vocabulary: Sequence[str], navec, pos: Sequence[str], min_similarity: float, top_k: int = 5):
-        morph = _morphology()
+        morph = morphology()
         words = sorted({w for w in vocabulary if len(w) >= 3 and w in navec})
         parses = [morph.parse(w)[0] for w in words]
         keep = [i for i, p in enumerate(parses) if p.tag.POS in set(pos)]

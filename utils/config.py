@@ -124,6 +124,7 @@ class TrainConfig:
     pos_weight: Any = "balanced"  # per-label positive weight: "balanced" (negatives/positives, 1 to 30), None or 7 numbers
     early_stopping: int = 2  # stop after this many epochs without a better valid weighted F1 (0: never)
     folds: int = 0  # k >= 2: k folds over valid, each model trained on train + the other k-1 folds
+    valid_weight: int = 1  # k-fold mode: each valid row in a fold's training data counts this many times (valid's label mix is the test's)
 
 
 @dataclass
@@ -185,6 +186,7 @@ class TfidfConfig:
     max_iter: int = 200
     min_df: int = 2  # a term must occur in this many texts
     word_ngram_max: int = 2  # word n-grams 1..this
+    lemma_ngram_max: int = 0  # n-grams 1..this of the words' dictionary forms (pymorphy3); 0: none
     char_ngram_min: int = 2  # character n-grams inside words
     char_ngram_max: int = 5
     max_word_features: int = 100_000

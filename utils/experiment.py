@@ -1,7 +1,9 @@
 """Notebook 03 as three calls: load the training data, train one model (or the k-fold models), write the products."""
 from __future__ import annotations
 
+import multiprocessing
 import time
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +16,10 @@ from .data import SOURCE, SPLIT_FILES, TEXT, label_matrix, read_split
 from .evaluation import plot_history, score_probs, write_metrics, write_probs
 from .files import write_csv
 from .folds import train_on_valid_folds, valid_folds
-from .linear import save_members, train_linear_members
+from .linear import train_and_save_linear_member
 from .model import Model, build_model
 from .plots import save_figure
 from .training import fit
-
 
 
 @dataclass
@@ -59,31 +60,41 @@ class TrainingResult:
     member_probs: dict[str, np.ndarray]  # each ensemble member's valid probabilities, before blending
 
 
+def start_linear_member(config: RunConfig, data: TrainingData, pool: ProcessPoolExecutor) -> Future:
+    """Train the TF-IDF member in a worker process (it uses the CPU core the neural model leaves idle)."""
+    folds = valid_folds(label_matrix(data.valid), config.train.folds, config.seed) if config.train.folds else None
+    return pool.submit(train_and_save_linear_member, config.run_dir / LINEAR_DIR, config.tfidf, config.text,
+                       data.train[TEXT].tolist(), label_matrix(data.train), data.valid[TEXT].tolist(), label_matrix(data.valid),
+                       data.test_texts, folds, config.train.valid_weight)
+
+
 def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
-    """Build the model from the settings and train it (k-fold over valid when train.folds >= 2); save under model/."""
+    """Build the model from the settings and train it (k-fold over valid when train.folds >= 2); save under model/.
+
+    With tfidf.weight > 0 the TF-IDF member trains at the same time in a worker process and is blended in.
+    """
     started = time.perf_counter()
-    vocabulary = [*data.train[TEXT], *data.valid[TEXT], *data.test_texts]
-    model = build_model(config.model, vocabulary, config.text)
-    train_data = model.dataset(data.train[TEXT], label_matrix(data.train))
-    valid_data = model.dataset(data.valid[TEXT], label_matrix(data.valid))
-    if config.train.folds:
-        folds = train_on_valid_folds(model, train_data, valid_data, config.train, config.seed)
-        models, probs, history, mode = folds.models, folds.oof_probs, folds.history, "folds"
-    else:
-        fitted = fit(model, train_data, valid_data, config.train, config.seed)
-        models, probs, history, mode = [model.cpu()], fitted.valid_probs, fitted.history, "train"
-    save_models(models, config.run_dir / MODEL_DIR)
-    members = {"neural": probs}
-    if config.tfidf.weight > 0:
-        folds = valid_folds(label_matrix(data.valid), config.train.folds, config.seed) if config.train.folds else None
-        linear, members["tfidf"] = train_linear_members(
-            config.tfidf, config.text, data.train[TEXT].tolist(), label_matrix(data.train), data.valid[TEXT].tolist(),
-            label_matrix(data.valid), data.test_texts, folds)
-        save_members(linear, config.run_dir / LINEAR_DIR)
-        probs = (1 - config.tfidf.weight) * probs + config.tfidf.weight * members["tfidf"]
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        linear = start_linear_member(config, data, pool) if config.tfidf.weight > 0 else None
+        vocabulary = [*data.train[TEXT], *data.valid[TEXT], *data.test_texts]
+        model = build_model(config.model, vocabulary, config.text)
+        train_data = model.dataset(data.train[TEXT], label_matrix(data.train))
+        valid_data = model.dataset(data.valid[TEXT], label_matrix(data.valid))
+        if config.train.folds:
+            folds = train_on_valid_folds(model, train_data, valid_data, config.train, config.seed)
+            models, probs, history, mode = folds.models, folds.oof_probs, folds.history, "folds"
+        else:
+            fitted = fit(model, train_data, valid_data, config.train, config.seed)
+            models, probs, history, mode = [model.cpu()], fitted.valid_probs, fitted.history, "train"
+        save_models(models, config.run_dir / MODEL_DIR)
+        members = {"neural": probs}
+        if linear is not None:
+            print("Waiting for the TF-IDF member ...", flush=True)
+            members["tfidf"] = linear.result()
+            probs = (1 - config.tfidf.weight) * probs + config.tfidf.weight * members["tfidf"]
     result = TrainingResult(models, probs, history, mode, time.perf_counter() - started, members)
     print(f"Trained in {result.seconds:.0f} s; saved {len(models)} model(s) to {config.run_dir / MODEL_DIR}"
-          + (f" and the TF-IDF member(s) to {config.run_dir / LINEAR_DIR} (weight {config.tfidf.weight})" if len(members) > 1 else ""))
+          + (f" and the TF-IDF member to {config.run_dir / LINEAR_DIR} (weight {config.tfidf.weight})" if len(members) > 1 else ""))
     return result
 
 

@@ -45,7 +45,8 @@ def train_on_valid_folds(template: Model, train_data: EmotionDataset, valid_data
         print(f"--- fold {k + 1}/{len(folds)}: {len(train_data)} train + {len(fit_rows)} valid rows, {len(held_out)} held out")
         seed_everything(seed + k)
         model = copy.deepcopy(template)
-        result = fit(model, train_data + valid_data.rows(fit_rows), valid_data.rows(held_out), config, seed + k, keep_best=False)
+        fit_data = train_data + valid_data.rows(np.tile(fit_rows, config.valid_weight))
+        result = fit(model, fit_data, valid_data.rows(held_out), config, seed + k, keep_best=False)
         oof[held_out] = result.valid_probs
         models.append(model.cpu())
         histories.append(result.history.assign(fold=k))

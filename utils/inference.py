@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -25,7 +25,7 @@ class Predictor:
 
     models: list
     choice: ThresholdChoice
-    linear: list = field(default_factory=list)  # TF-IDF members, blended in with their saved weight
+    linear: object = None  # the TF-IDF member (utils.linear.TfidfClassifier), blended in with its saved weight
 
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str = "cpu") -> "Predictor":
@@ -34,22 +34,22 @@ class Predictor:
         thresholds = run_dir / THRESHOLDS
         if not thresholds.is_file():
             print(f"Notice: {thresholds} not found (notebook 04 not run): {FALLBACK.note}")
-        linear = []
+        linear = None
         if (run_dir / LINEAR_DIR).is_dir():
-            from .linear import load_members  # scikit-learn: imported only when the run has TF-IDF members
+            from .linear import TfidfClassifier  # scikit-learn: imported only when the run has a TF-IDF member
 
-            linear = load_members(run_dir / LINEAR_DIR)
+            linear = TfidfClassifier.load(run_dir / LINEAR_DIR)
         choice = load_thresholds(thresholds) if thresholds.is_file() else FALLBACK
         return cls(load_models(run_dir / MODEL_DIR, device), choice, linear)
 
     def probs(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-        """(n, 7) probabilities in the input order: the models' mean, blended with the TF-IDF members' mean if any."""
+        """(n, 7) probabilities in the input order: the models' mean, blended with the TF-IDF member if any."""
         from .training import predict_probs
 
         probs = predict_probs(self.models, list(texts), batch_size)
-        if self.linear:
-            weight = self.linear[0].config.weight
-            probs = (1 - weight) * probs + weight * np.mean([member.probs(texts) for member in self.linear], axis=0)
+        if self.linear is not None:
+            weight = self.linear.config.weight
+            probs = (1 - weight) * probs + weight * self.linear.probs(texts)
         return probs
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
@@ -77,7 +77,9 @@ def predict_test(config: RunConfig, batch_size: int = 256) -> Path:
 
     test_path = Path(config.data_dir) / SPLIT_FILES["test"]
     test = read_split(test_path, test=True)
-    predictor = Predictor.from_run(config.run_dir)
+    from .training import resolve_runtime
+
+    predictor = Predictor.from_run(config.run_dir, resolve_runtime(config.train).device)  # the GPU when training had one
     probs = predictor.probs(test[TEXT], batch_size)
     write_probs(probs, config.run_dir / TEST_PROBS)
     decisions = predictor.decide(probs)

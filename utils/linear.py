@@ -1,4 +1,4 @@
-"""The linear member: TF-IDF of words and characters -> one logistic regression per label, saved without pickle."""
+"""The linear member: TF-IDF of words and characters -> logistic regressions per label, saved without pickle."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,64 +8,89 @@ from typing import Sequence
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
-from scipy.sparse import hstack
+from scipy.sparse import hstack, vstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from .config import TextConfig, TfidfConfig
 from .data import LABELS
 from .files import atomic_path, write_text
-from .text import make_preprocessor
+from .text import lemmatize, make_preprocessor
 
 SETTINGS_FILE, VOCABULARY_FILE, ARRAYS_FILE = "tfidf.json", "vocabulary.json", "tfidf.safetensors"
 
 
 def _vectorizers(config: TfidfConfig, vocabularies: dict | None = None) -> dict[str, TfidfVectorizer]:
-    """Word 1..word_ngram_max and character-in-word char_ngram_min..char_ngram_max TF-IDF vectorizers."""
+    """Word 1..word_ngram_max, character-in-word char_ngram_min..char_ngram_max and (optionally) lemma TF-IDF vectorizers."""
     vocabularies = vocabularies or {}
-    common = {"sublinear_tf": True, "dtype": np.float32}
-    return {
-        "words": TfidfVectorizer(ngram_range=(1, config.word_ngram_max), min_df=config.min_df, max_features=config.max_word_features,
-                                 token_pattern=r"(?u)\b\w+\b", vocabulary=vocabularies.get("words"), **common),
-        "chars": TfidfVectorizer(analyzer="char_wb", ngram_range=(config.char_ngram_min, config.char_ngram_max), min_df=config.min_df,
+    common = {"sublinear_tf": True, "dtype": np.float32, "min_df": config.min_df}
+    words = {"token_pattern": r"(?u)\b\w+\b", "max_features": config.max_word_features}
+    vectorizers = {
+        "words": TfidfVectorizer(ngram_range=(1, config.word_ngram_max), vocabulary=vocabularies.get("words"), **words, **common),
+        "chars": TfidfVectorizer(analyzer="char_wb", ngram_range=(config.char_ngram_min, config.char_ngram_max),
                                  max_features=config.max_char_features, vocabulary=vocabularies.get("chars"), **common),
     }
+    if config.lemma_ngram_max:
+        vectorizers["lemmas"] = TfidfVectorizer(ngram_range=(1, config.lemma_ngram_max), vocabulary=vocabularies.get("lemmas"),
+                                                **words, **common)
+    return vectorizers
+
+
+def _sigmoid(logits) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
 
 
 class TfidfClassifier:
-    """TF-IDF features of the preprocessed text and 7 independent logistic regressions."""
+    """TF-IDF features of the preprocessed text and one or more sets of 7 logistic regressions (k sets: their mean)."""
 
     def __init__(self, config: TfidfConfig, text: TextConfig):
         self.config, self.text = config, text
         self.preprocess = make_preprocessor(text)
         self.vectorizers = _vectorizers(config)
-        self.coef = np.zeros((len(LABELS), 0), dtype=np.float32)
-        self.intercept = np.zeros(len(LABELS), dtype=np.float32)
+        self.coef = np.zeros((0, len(LABELS), 0), dtype=np.float32)  # (sets, 7, features)
+        self.intercept = np.zeros((0, len(LABELS)), dtype=np.float32)  # (sets, 7)
+
+    def _inputs(self, texts: Sequence[str]) -> dict[str, list[str]]:
+        """What each vectorizer reads: the preprocessed texts, or their lemmas."""
+        clean = [self.preprocess(text) for text in texts]
+        lemmas = [lemmatize(text) for text in clean] if "lemmas" in self.vectorizers else []
+        return {name: lemmas if name == "lemmas" else clean for name in self.vectorizers}
+
+    def fit_vocabulary(self, texts: Sequence[str]) -> "TfidfClassifier":
+        """Learn the vocabularies and idf from texts (labels are not used: valid and test texts may join)."""
+        for name, inputs in self._inputs(texts).items():
+            self.vectorizers[name].fit(inputs)
+        return self
 
     def features(self, texts: Sequence[str]):
-        clean = [self.preprocess(text) for text in texts]
-        return hstack([vectorizer.transform(clean) for vectorizer in self.vectorizers.values()]).tocsr()
+        return hstack([self.vectorizers[name].transform(inputs) for name, inputs in self._inputs(texts).items()]).tocsr()
 
-    def fit(self, texts: Sequence[str], labels: np.ndarray, vocabulary_texts: Sequence[str] = ()) -> "TfidfClassifier":
-        """Learn the vocabularies (from `texts` plus unlabelled `vocabulary_texts`), then one regression per label."""
-        clean = [self.preprocess(text) for text in [*texts, *vocabulary_texts]]
-        for vectorizer in self.vectorizers.values():
-            vectorizer.fit(clean)
-        features = self.features(texts)
+    def regressions(self, features, labels: np.ndarray, sample_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """One logistic regression per label on the given features: (7, features) weights and 7 intercepts."""
         coef, intercept = [], []
         for label in range(len(LABELS)):
             regression = LogisticRegression(C=self.config.C, solver="saga", tol=self.config.tol, max_iter=self.config.max_iter,
                                             class_weight=self.config.class_weight, random_state=0)
-            regression.fit(features, labels[:, label])
+            regression.fit(features, labels[:, label], sample_weight=sample_weight)
             coef.append(regression.coef_[0])
             intercept.append(regression.intercept_[0])
-        self.coef, self.intercept = np.asarray(coef, dtype=np.float32), np.asarray(intercept, dtype=np.float32)
+        return np.asarray(coef, dtype=np.float32), np.asarray(intercept, dtype=np.float32)
+
+    def fit(self, texts: Sequence[str], labels: np.ndarray, vocabulary_texts: Sequence[str] = ()) -> "TfidfClassifier":
+        """Learn the vocabularies (from `texts` plus unlabelled `vocabulary_texts`), then one set of regressions."""
+        self.fit_vocabulary([*texts, *vocabulary_texts])
+        coef, intercept = self.regressions(self.features(texts), labels)
+        self.coef, self.intercept = coef[None], intercept[None]
         return self
+
+    def probs_of_features(self, features, sets: Sequence[int] | None = None) -> np.ndarray:
+        """(n, 7) probabilities: the mean over the chosen regression sets (default all)."""
+        sets = range(len(self.coef)) if sets is None else sets
+        return np.mean([_sigmoid(features @ self.coef[k].T + self.intercept[k]) for k in sets], axis=0)
 
     def probs(self, texts: Sequence[str]) -> np.ndarray:
         """(n, 7) probabilities in the input order."""
-        logits = self.features(list(texts)) @ self.coef.T + self.intercept
-        return 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
+        return self.probs_of_features(self.features(list(texts)))
 
     def save(self, folder: str | Path) -> Path:
         """Settings and vocabularies as JSON, idf and weights as safetensors (nothing pickled)."""
@@ -98,35 +123,29 @@ class TfidfClassifier:
         return model
 
 
-def train_linear_members(config: TfidfConfig, text: TextConfig, train_texts: list[str], train_y: np.ndarray,
-                         valid_texts: list[str], valid_y: np.ndarray, vocabulary_texts: Sequence[str],
-                         folds: list[tuple[np.ndarray, np.ndarray]] | None) -> tuple[list[TfidfClassifier], np.ndarray]:
-    """One member trained on train (scored on valid), or one per fold on train + the other folds of valid (out-of-fold)."""
-    if not folds:
-        member = TfidfClassifier(config, text).fit(train_texts, train_y, [*valid_texts, *vocabulary_texts])
-        return [member], member.probs(valid_texts)
-    members, oof = [], np.zeros(valid_y.shape, dtype=np.float64)
-    for k, (fit_rows, held_out) in enumerate(folds):
-        print(f"--- TF-IDF fold {k + 1}/{len(folds)}: {len(train_texts)} train + {len(fit_rows)} valid rows")
-        texts = [*train_texts, *(valid_texts[i] for i in fit_rows)]
-        member = TfidfClassifier(config, text).fit(texts, np.vstack([train_y, valid_y[fit_rows]]), [*valid_texts, *vocabulary_texts])
-        oof[held_out] = member.probs([valid_texts[i] for i in held_out])
-        members.append(member)
-    return members, oof
+def train_linear_member(config: TfidfConfig, text: TextConfig, train_texts: list[str], train_y: np.ndarray,
+                        valid_texts: list[str], valid_y: np.ndarray, vocabulary_texts: Sequence[str],
+                        folds: list[tuple[np.ndarray, np.ndarray]] | None, valid_weight: int = 1) -> tuple[TfidfClassifier, np.ndarray]:
+    """One vocabulary over all texts; one set of regressions on train (scored on valid), or one per fold on train + the
+    other folds of valid, their valid rows weighted `valid_weight` (out-of-fold probabilities)."""
+    model = TfidfClassifier(config, text).fit_vocabulary([*train_texts, *valid_texts, *vocabulary_texts])
+    train_x, valid_x = model.features(train_texts), model.features(valid_texts)
+    splits = folds or [(np.arange(0), np.arange(len(valid_texts)))]
+    coef, intercept, oof = [], [], np.zeros(valid_y.shape, dtype=np.float64)
+    for k, (fit_rows, held_out) in enumerate(splits):
+        print(f"--- TF-IDF set {k + 1}/{len(splits)}: {len(train_texts)} train + {len(fit_rows)} valid rows", flush=True)
+        weights = np.concatenate([np.ones(len(train_texts)), np.full(len(fit_rows), float(valid_weight))])
+        set_coef, set_intercept = model.regressions(vstack([train_x, valid_x[fit_rows]]).tocsr(),
+                                                    np.vstack([train_y, valid_y[fit_rows]]), weights)
+        oof[held_out] = _sigmoid(valid_x[held_out] @ set_coef.T + set_intercept)
+        coef.append(set_coef)
+        intercept.append(set_intercept)
+    model.coef, model.intercept = np.stack(coef), np.stack(intercept)
+    return model, oof
 
 
-def save_members(members: list[TfidfClassifier], folder: str | Path) -> Path:
-    """One member in `folder`, or k members in `folder/fold_<k>/`."""
-    folder = Path(folder)
-    if len(members) == 1:
-        return members[0].save(folder)
-    for k, member in enumerate(members):
-        member.save(folder / f"fold_{k}")
-    return folder
-
-
-def load_members(folder: str | Path) -> list[TfidfClassifier]:
-    """The members saved by save_members."""
-    folder = Path(folder)
-    folds = sorted(folder.glob("fold_*"), key=lambda path: int(path.name.split("_")[1]))
-    return [TfidfClassifier.load(path) for path in folds] or [TfidfClassifier.load(folder)]
+def train_and_save_linear_member(folder: str | Path, *args, **kwargs) -> np.ndarray:
+    """train_linear_member, saved to `folder`; returns the valid probabilities (for a worker process: nothing big goes back)."""
+    model, probs = train_linear_member(*args, **kwargs)
+    model.save(folder)
+    return probs

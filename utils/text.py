@@ -97,3 +97,22 @@ def preprocess_texts(texts: Iterable[str], config: TextConfig) -> list[str]:
     """Apply the configured preprocessing to many texts."""
     preprocess = make_preprocessor(config)
     return [preprocess(text) for text in texts]
+
+
+@lru_cache(maxsize=1)
+def morphology():
+    """pymorphy3's analyser of Russian word forms (loaded once)."""
+    import pymorphy3
+
+    return pymorphy3.MorphAnalyzer()
+
+
+@lru_cache(maxsize=200_000)
+def lemma(word: str) -> str:
+    """The dictionary form of a Russian word (its most likely parse); other words unchanged."""
+    return morphology().parse(word)[0].normal_form
+
+
+def lemmatize(text: str) -> str:
+    """Every word of a (preprocessed) text in its dictionary form: "мне страшно было" -> "я страшно быть"."""
+    return " ".join(lemma(word) for word in re.findall(r"\w+", text))

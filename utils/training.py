@@ -39,7 +39,7 @@ def check_train_config(config: TrainConfig) -> None:
         if getattr(config, key) not in accepted:
             raise ConfigError(f"train.{key} {getattr(config, key)!r} is unknown; accepted: {list(accepted)}")
     for key, low in (("epochs", 1), ("batch_size", 1), ("eval_batch_size", 1), ("accumulation_steps", 1),
-                     ("num_threads", 0), ("early_stopping", 0), ("folds", 0)):
+                     ("num_threads", 0), ("early_stopping", 0), ("folds", 0), ("valid_weight", 1)):
         if getattr(config, key) is not None and getattr(config, key) < low:
             raise ConfigError(f"train.{key} = {getattr(config, key)} is out of range; accepted: {low} or more")
     if config.folds == 1:
@@ -223,7 +223,7 @@ def predict_probs(model: nn.Module | Sequence[nn.Module], texts: Sequence[str], 
 class FitResult:
     """What `fit` returns: one row per epoch, the epoch kept, and its valid probabilities."""
 
-    history: pd.DataFrame  # epoch, train_loss, valid_loss, valid_f1_weighted, valid_f1_macro, lr, seconds
+    history: pd.DataFrame  # epoch, train_loss, valid_loss, valid_f1_weighted, valid_f1_macro, lr, rows, train_seconds, seconds
     best_epoch: int
     valid_probs: np.ndarray
 
@@ -252,10 +252,12 @@ def fit(model: nn.Module, train_data: EmotionDataset, valid_data: EmotionDataset
         started = time.perf_counter()
         sampler.set_epoch(epoch)
         train_loss = train(model, train_data, sampler, optimizer, scheduler, loss_fn, config, f"epoch {epoch}/{config.epochs}")
+        train_seconds = time.perf_counter() - started
         probs, valid_loss = validation(model, valid_data, config.eval_batch_size, loss_fn, config, "valid")
         weighted, macro = weighted_and_macro_f1(valid_data.labels.numpy(), probs)
         history.append({"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss, "valid_f1_weighted": weighted,
-                        "valid_f1_macro": macro, "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started})
+                        "valid_f1_macro": macro, "lr": optimizer.param_groups[0]["lr"], "rows": len(train_data), "train_seconds": train_seconds,
+                        "seconds": time.perf_counter() - started})
         improved = weighted > best_f1 or not keep_best
         print(f"epoch {epoch}/{config.epochs}: train loss {train_loss:.4f}, valid loss {valid_loss:.4f}, valid F1 weighted "
               f"{weighted:.4f}, macro {macro:.4f} ({history[-1]['seconds']:.0f} s){' *' if improved and keep_best else ''}")

@@ -1,6 +1,5 @@
 """build_expanded_train on hand-made folders: selection, guard, cap, report tables, files; the notebook under papermill."""
 import json
-import time
 
 import nbformat
 import numpy as np
@@ -51,9 +50,15 @@ def folders(tmp_path):
 
 def run_config(folders, tmp_path, **overrides):
     data, external, synthetic = folders
-    settings = {"runs_dir": str(tmp_path / "runs"), "expansion.external_dir": str(external), "expansion.synthetic_dir": str(synthetic),
+    settings = {"runs_dir": str(tmp_path / "runs"), "expansion.enabled": True, "expansion.external_dir": str(external), "expansion.synthetic_dir": str(synthetic),
                 "expansion.corpora.cedr": ["fear"], "expansion.augment.asr_noise": 0.5, **overrides}
     return start_run(None, settings, data, "test")
+
+
+def test_switched_off_expansion_keeps_train_as_it_is(folders, tmp_path, capsys):
+    expansion = build_expanded_train(run_config(folders, tmp_path, **{"expansion.enabled": False}))
+    assert expansion.train["text"].tolist() == read_split(folders[0] / "train.csv")["text"].tolist()
+    assert set(expansion.train["source"]) == {"train"} and "Expansion is off" in capsys.readouterr().out
 
 
 def test_selection_guard_and_report_tables(folders, tmp_path, capsys):
@@ -123,7 +128,7 @@ def test_settings_are_checked(folders, tmp_path):
 
 
 def test_no_external_folder_continues_with_synthetic_rows(sample_dir, tmp_path, capsys):
-    config = start_run(None, {"runs_dir": str(tmp_path)}, sample_dir, "sample")
+    config = start_run(None, {"runs_dir": str(tmp_path), "expansion.enabled": True}, sample_dir, "sample")
     expansion = build_expanded_train(config)
     assert "Notice: no external corpora folder" in capsys.readouterr().out
     assert set(expansion.train["source"]) == {"train", "rare_labels", "asr_noise"}
@@ -144,7 +149,7 @@ def test_written_files_read_back(folders, tmp_path, capsys):
 
 def run_notebook(tmp_path, data_dir=None):
     output = tmp_path / "out.ipynb"
-    parameters = {"run_name": "nb", "overrides": {"runs_dir": str(tmp_path / "runs")}, "data_dir": data_dir}
+    parameters = {"run_name": "nb", "overrides": {"runs_dir": str(tmp_path / "runs"), "expansion.enabled": True}, "data_dir": data_dir}
     papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "02_data_expansion.ipynb"), str(output), parameters=parameters,
                                cwd=str(REPO_ROOT / "notebooks"), kernel_name="python3", progress_bar=False)
     printed = "".join(o.get("text", "") for c in nbformat.read(output, as_version=4).cells if c.cell_type == "code" for o in c.outputs)
@@ -161,12 +166,10 @@ def test_notebook_on_the_sample(tmp_path):
 
 
 @pytest.mark.slow
-def test_notebook_on_the_competition_data_within_two_minutes(competition_dir, tmp_path):
+def test_notebook_on_the_competition_data_adds_guarded_corpus_rows(competition_dir, tmp_path):
     if not (SHARED_DATA / "external" / "ru_izard_emotions.csv").is_file():
         pytest.skip("external corpora not found")
-    start = time.perf_counter()
     run_dir, _ = run_notebook(tmp_path, str(competition_dir))
-    assert time.perf_counter() - start < 120
     report = json.loads((run_dir / "expansion" / "report.json").read_text(encoding="utf-8"))
     sources = {entry["source"]: entry for entry in report["sources"]}
     assert sources["ru_izard"]["added"] > 1000 and sources["ru_izard"]["guard_dropped"] > 0

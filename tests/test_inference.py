@@ -26,7 +26,8 @@ def finished_run(tmp_path_factory):
     data = load_competition(SAMPLE_DIR)
     model = build_model(tiny_navec_config(), [*data.train.text, *data.test.text], TextConfig())
     save_model(model, config.run_dir / "model")
-    choice = ThresholdChoice("per_label", "top", dict(zip(LABELS, [0.4, 0.45, 0.5, 0.5, 0.5, 0.55, 0.5])), 0.6, 0.58, 0.02, [], "test")
+    choice = ThresholdChoice(mode="per_label", empty_rule="top", thresholds=dict(zip(LABELS, [0.4, 0.45, 0.5, 0.5, 0.5, 0.55, 0.5])),
+                             in_sample_f1=0.6, cv_f1=0.58, table=[], note="test")
     (config.run_dir / "thresholds.json").write_text(json.dumps(choice.as_dict()), encoding="utf-8")
     return config
 

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +12,7 @@ from utils.thresholds import (
     choose_thresholds,
     cross_validated_f1,
     grid,
+    ThresholdChoice,
     plot_threshold_curves,
     search_global,
     search_per_label,
@@ -65,18 +68,45 @@ def test_cross_validated_estimate_is_not_higher_than_in_sample_on_random_data():
     assert cross_validated_f1(y, probs, config, per_label=True, empty_rule="none") < in_sample
 
 
-def test_choice_uses_per_label_only_when_it_gains_enough(tmp_path):
+def test_choice_takes_a_richer_rule_only_when_it_gains_enough(tmp_path):
     y, probs = separable()
-    choice = choose_thresholds(y, probs, ThresholdConfig())
-    assert choice.mode == "per_label" and choice.per_label_gain >= 0.01 and choice.cv_f1 > 0.97
-    assert [row["mode"] for row in choice.table] == ["global", "per_label"] * 3
+    choice = choose_thresholds(y, probs, ThresholdConfig(bootstrap=50))
+    assert choice.mode == "per_label" and choice.recalibration is None and choice.cv_f1 > 0.97
+    assert [(row["mode"], row["recalibrate"]) for row in choice.table[::3]] == [("global", False), ("per_label", False), ("global", True), ("per_label", True)]
+    assert [c["used"] for c in choice.comparisons] == [True, False, False]
+    assert choice.comparisons[0]["gain"] > 2 * choice.comparisons[0]["se"] > 0
     assert list(choice.thresholds) == LABELS
-    strict = choose_thresholds(y, probs, ThresholdConfig(min_gain=1.0))
-    assert strict.mode == "global" and "using the global threshold" in strict.note
-    assert len(set(strict.thresholds.values())) == 1
+    strict = choose_thresholds(y, probs, ThresholdConfig(min_gain_se=1e9, recalibrate=False, bootstrap=50))
+    assert strict.mode == "global" and "per-label thresholds: " in strict.note and "-> not used" in strict.note
+    assert len(set(strict.thresholds.values())) == 1 and len(strict.table) == 6
     figure = plot_threshold_curves(y, probs, choice, ThresholdConfig())
     assert figure.axes[0].get_title().startswith("F1 against threshold per label")
     assert len(figure.axes[0].lines) == 2 * 7 + 1
+
+
+def neutral_by_exclusion(n=1500):
+    """Six labels with informative probabilities; neutral is on exactly when no other label is, its own probability is noise."""
+    y = np.zeros((n, 7), dtype=np.int64)
+    emotional = RNG.random(n) < 0.6
+    y[np.flatnonzero(emotional), RNG.integers(0, 6, emotional.sum())] = 1
+    y[~emotional, 6] = 1
+    probs = np.clip(0.55 * y + 0.45 * RNG.random((n, 7)), 0, 1)
+    probs[:, 6] = RNG.random(n)
+    return y, probs
+
+
+def test_recalibration_learns_label_exclusion_and_round_trips_through_json():
+    from utils.recalibration import Recalibration
+
+    y, probs = neutral_by_exclusion()
+    recalibration = Recalibration.fit(y, probs)
+    recalibrated = recalibration.apply(probs)
+    neutral = LABELS.index("neutral")
+    assert np.corrcoef(recalibrated[:, neutral], y[:, neutral])[0, 1] > 0.4 > 0.1 > abs(np.corrcoef(probs[:, neutral], y[:, neutral])[0, 1])
+    assert np.allclose(Recalibration(**json.loads(json.dumps(recalibration.as_dict()))).apply(probs), recalibrated)
+    choice = choose_thresholds(y, probs, ThresholdConfig(bootstrap=50, empty_rules=["none"]))  # no neutral fallback to lean on
+    assert choice.recalibration is not None and "recalibrated + " in choice.note.splitlines()[0]
+    assert choice.cv_f1 > max(row["cv_f1"] for row in choice.table if not row["recalibrate"]) + 0.03
 
 
 @pytest.mark.slow
@@ -100,7 +130,8 @@ def test_notebook_04_writes_thresholds_from_valid_probs(tmp_path, sample_dir):
     )
     saved = json.loads((run_dir / "thresholds.json").read_text(encoding="utf-8"))
     assert saved["mode"] in ("global", "per_label") and list(saved["thresholds"]) == LABELS
-    assert len(saved["table"]) == 6
-    decisions = apply_thresholds(probs, [saved["thresholds"][label] for label in LABELS], saved["empty_rule"])
+    assert len(saved["table"]) == 12 and len(saved["comparisons"]) == 3
+    shown = ThresholdChoice(**saved).recalibrated(probs)
+    decisions = apply_thresholds(shown, [saved["thresholds"][label] for label in LABELS], saved["empty_rule"])
     assert f1_score(y, decisions, average="weighted", zero_division=0) == pytest.approx(saved["in_sample_f1"])
     assert (run_dir / "thresholds.png").read_bytes()[:4] == b"\x89PNG"

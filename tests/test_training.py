@@ -60,8 +60,10 @@ def test_fit_logs_each_epoch_and_keeps_the_best_one(sample, capsys):
     train_data, valid_data = datasets(model, sample)
     result = fit(model, train_data, valid_data, dataclasses.replace(FAST, epochs=3), seed=1)
     printed = capsys.readouterr().out
-    assert list(result.history.columns) == ["epoch", "train_loss", "valid_loss", "valid_f1_weighted", "valid_f1_macro", "lr", "seconds"]
-    assert result.history["epoch"].tolist() == [1, 2, 3]
+    assert list(result.history.columns) == ["epoch", "train_loss", "valid_loss", "valid_f1_weighted", "valid_f1_macro", "lr", "rows",
+                                            "train_seconds", "seconds"]
+    assert result.history["epoch"].tolist() == [1, 2, 3] and (result.history["rows"] == len(train_data)).all()
+    assert (result.history["train_seconds"] < result.history["seconds"]).all()
     assert result.best_epoch == result.history.loc[result.history["valid_f1_weighted"].idxmax(), "epoch"]
     assert "epoch 1/3: train loss" in printed and "valid F1 weighted" in printed and f"Kept epoch {result.best_epoch}" in printed
     probs, _ = validation(model, valid_data)
@@ -191,7 +193,7 @@ def run_training_products(tmp_path, name, overrides):
 
 
 def test_training_run_writes_its_products_and_repeats_exactly(tmp_path):
-    small = {"model.navec.hidden_size": 16, "model.navec.ngram_buckets": 2048, "train.epochs": 2}
+    small = {"model.navec.hidden_size": 16, "model.navec.ngram_buckets": 2048, "train.epochs": 2, "train.folds": 0, "tfidf.weight": 0.0}
     first, metrics = run_training_products(tmp_path, "a", small)
     second, _ = run_training_products(tmp_path, "b", small)
     assert (first / "valid_probs.csv").read_bytes() == (second / "valid_probs.csv").read_bytes()
@@ -206,7 +208,8 @@ def test_training_run_writes_its_products_and_repeats_exactly(tmp_path):
 
 
 def test_k_fold_run_saves_fold_models_and_out_of_fold_probabilities(tmp_path):
-    run_dir, metrics = run_training_products(tmp_path, "folds", {"model.navec.hidden_size": 16, "train.epochs": 1, "train.folds": 2})
+    run_dir, metrics = run_training_products(tmp_path, "folds", {"model.navec.hidden_size": 16, "train.epochs": 1, "train.folds": 2,
+                                                                 "tfidf.weight": 0.0})
     assert metrics["mode"] == "folds" and metrics["models"] == 2
     assert sorted(p.name for p in (run_dir / "model").iterdir()) == ["fold_0", "fold_1"]
     assert len(load_models(run_dir / "model")) == 2
@@ -235,7 +238,7 @@ def test_training_notebook_runs_under_papermill(tmp_path, backbone):
     assert json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["backbone"] == overrides.get("model.backbone", "navec")
     printed = "".join(o.get("text", "") for cell in nbformat.read(output, as_version=4).cells for o in cell.get("outputs", []))
     assert "epoch 2/2: train loss" in printed and "valid F1 weighted" in printed
-    assert len(load_models(run_dir / "model")) == 1
+    assert len(load_models(run_dir / "model")) == 5 and (run_dir / "tfidf" / "tfidf.safetensors").is_file()  # the default: 5 folds + TF-IDF
 
 
 def test_tfidf_member_is_trained_on_the_same_folds_and_blended(tmp_path):

@@ -63,7 +63,10 @@ class ThresholdConfig:
     empty_rules: list[str] = field(default_factory=lambda: ["none", "top", "neutral"])  # tried for rows with no label
     rounds: int = 2  # coordinate-search passes over the labels
     cv_folds: int = 5  # tune on k-1 parts of valid, score the held-out part
-    min_gain: float = 0.01  # per-label thresholds are used only if they beat the global one by this much (cross-validated)
+    recalibrate: bool = True  # also try re-estimating each label from all 7 logits (a logistic regression per label) first
+    recalibration_C: float = 1.0  # inverse L2 strength of those regressions
+    min_gain_se: float = 2.0  # a richer rule must gain this many bootstrap standard errors of cross-validated F1
+    bootstrap: int = 300  # row resamples for that standard error
 
 
 @dataclass
@@ -123,8 +126,8 @@ class TrainConfig:
     focal_gamma: float = 2.0  # focusing strength of the focal loss
     pos_weight: Any = "balanced"  # per-label positive weight: "balanced" (negatives/positives, 1 to 30), None or 7 numbers
     early_stopping: int = 2  # stop after this many epochs without a better valid weighted F1 (0: never)
-    folds: int = 0  # k >= 2: k folds over valid, each model trained on train + the other k-1 folds
-    valid_weight: int = 1  # k-fold mode: each valid row in a fold's training data counts this many times (valid's label mix is the test's)
+    folds: int = 5  # k >= 2: k folds over valid, each model trained on train + the other k-1 folds; 0: train only
+    valid_weight: int = 1  # k-fold mode: each valid row in a fold's training data is repeated this many times (valid's label mix is the test's)
 
 
 @dataclass
@@ -166,6 +169,7 @@ class AugmentConfig:
 class ExpansionConfig:
     """Data expansion (notebook 02): external corpora, synthetic rows, augmentation, all behind a leakage guard."""
 
+    enabled: bool = False  # off: notebook 02 writes train unchanged (measured: the added rows lower the k-fold default's CV F1)
     external_dir: str | None = None  # the corpus CSVs; None: <data_dir>/../external when it exists
     corpora: CorpusLabels = field(default_factory=CorpusLabels)
     cap_per_label: int | None = None  # at most this many rows added per label and corpus (None: no cap)
@@ -179,10 +183,13 @@ class ExpansionConfig:
 class TfidfConfig:
     """The linear member: TF-IDF of words and characters -> logistic regression per label."""
 
-    weight: float = 0.0  # its share in the averaged probabilities (0: not trained)
-    C: float = 4.0  # inverse regularisation strength
+    weight: float = 0.5  # its share in the averaged probabilities (0: not trained)
+    C: float = 1.0  # inverse regularisation strength
     class_weight: str | None = None  # None or "balanced"
-    tol: float = 1e-3  # stopping tolerance of the saga solver
+    valid_weight: float = 3.0  # k-fold mode: weight of the valid rows in the regressions (train rows: 1)
+    nb_scaling: bool = False  # scale each label's features by naive Bayes log-count ratios first (NB-SVM style)
+    solver: str = "saga"  # scikit-learn's LogisticRegression solver: saga or liblinear
+    tol: float = 1e-3  # stopping tolerance of the solver
     max_iter: int = 200
     min_df: int = 2  # a term must occur in this many texts
     word_ngram_max: int = 2  # word n-grams 1..this

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .augment import augment_train, generator_for
-from .config import EXPANDED_TRAIN, REPO_ROOT, ConfigError, RunConfig
+from .config import EXPANDED_TRAIN, REPO_ROOT, ConfigError, CorpusLabels, RunConfig
 from .corpora import CORPORA, download_corpus
 from .data import LABELS, SOURCE, TEXT, load_competition, onehot_to_lists, read_split
 from .files import write_csv, write_text
@@ -160,6 +160,13 @@ def apply_caps(rows: pd.DataFrame, kept: np.ndarray, sources: list[dict], config
     return added
 
 
+def switched_off(config: RunConfig) -> RunConfig:
+    """The settings with every source and augmentation off."""
+    augment = dataclasses.replace(config.expansion.augment, asr_noise=0.0, synonyms=0.0, back_translation=0.0)
+    expansion = dataclasses.replace(config.expansion, corpora=CorpusLabels(ru_izard=[]), synthetic_dir=None, augment=augment)
+    return dataclasses.replace(config, expansion=expansion)
+
+
 def build_expanded_train(config: RunConfig) -> Expansion:
     """Load, select, guard, cap and augment; return the expanded train with its report tables (nothing written)."""
     seconds, clock = {}, time.perf_counter()
@@ -171,6 +178,9 @@ def build_expanded_train(config: RunConfig) -> Expansion:
         clock = time.perf_counter()
 
     check_labels(config.expansion.augment.labels, "expansion.augment.labels")
+    if not config.expansion.enabled:
+        print("Expansion is off (expansion.enabled = false): train is kept as it is. Set it to true to add the sources below.")
+        config = switched_off(config)
     competition = load_competition(config.data_dir)
     loaded = {**load_corpora(config), **load_synthetic(config)}
     step("load")
@@ -202,7 +212,7 @@ def source_table(sources: list[dict], augmentation: pd.DataFrame, train_rows: in
     table["note"] = table["note"].fillna("")
     empty = (table["kind"] != "augmentation") & (table["added"] == 0)
     table.loc[empty, "note"] = np.where(table.loc[empty, "loaded"] == 0, "nothing loaded", "no rows left after selection, guard and cap")
-    return table.fillna("")
+    return table.astype({"labels": object}).fillna("")
 
 
 def guard_table(dropped: pd.DataFrame, sources: list[str]) -> pd.DataFrame:

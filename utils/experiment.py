@@ -65,7 +65,7 @@ def start_linear_member(config: RunConfig, data: TrainingData, pool: ProcessPool
     folds = valid_folds(label_matrix(data.valid), config.train.folds, config.seed) if config.train.folds else None
     return pool.submit(train_and_save_linear_member, config.run_dir / LINEAR_DIR, config.tfidf, config.text,
                        data.train[TEXT].tolist(), label_matrix(data.train), data.valid[TEXT].tolist(), label_matrix(data.valid),
-                       data.test_texts, folds, config.train.valid_weight)
+                       data.test_texts, folds, config.tfidf.valid_weight)
 
 
 def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:

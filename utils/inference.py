@@ -15,8 +15,8 @@ from .files import write_text
 from .submission import make_submission, write_submission
 from .thresholds import ThresholdChoice, apply_thresholds, load_thresholds
 
-FALLBACK = ThresholdChoice("global", "top", dict.fromkeys(LABELS, 0.5), float("nan"), float("nan"), 0.0, [],
-                           "no thresholds.json: 0.5 for every label, the top label for rows with none")
+FALLBACK = ThresholdChoice(mode="global", empty_rule="top", thresholds=dict.fromkeys(LABELS, 0.5), in_sample_f1=float("nan"),
+                           cv_f1=float("nan"), table=[], note="no thresholds.json: 0.5 for every label, the top label for rows with none")
 
 
 @dataclass
@@ -43,14 +43,15 @@ class Predictor:
         return cls(load_models(run_dir / MODEL_DIR, device), choice, linear)
 
     def probs(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-        """(n, 7) probabilities in the input order: the models' mean, blended with the TF-IDF member if any."""
+        """(n, 7) probabilities in the input order: the models' mean, blended with the TF-IDF member if any, then
+        recalibrated if the run's decision rule is."""
         from .training import predict_probs
 
         probs = predict_probs(self.models, list(texts), batch_size)
         if self.linear is not None:
             weight = self.linear.config.weight
             probs = (1 - weight) * probs + weight * self.linear.probs(texts)
-        return probs
+        return self.choice.recalibrated(probs)
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
         """(n, 7) 0/1 decisions under the run's thresholds and no-label rule."""

@@ -40,6 +40,15 @@ def _sigmoid(logits) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
 
 
+def nb_ratios(features, labels: np.ndarray, sample_weight: np.ndarray | None = None, alpha: float = 1.0) -> np.ndarray:
+    """Naive Bayes log-count ratios per feature (NB-SVM, Wang & Manning 2012): log of the feature's share in positive
+    rows over its share in negative rows, add-alpha smoothed."""
+    weight = np.ones(features.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    positive = alpha + features.T @ (weight * (labels == 1))
+    negative = alpha + features.T @ (weight * (labels == 0))
+    return np.log((positive / positive.sum()) / (negative / negative.sum())).astype(np.float32)
+
+
 class TfidfClassifier:
     """TF-IDF features of the preprocessed text and one or more sets of 7 logistic regressions (k sets: their mean)."""
 
@@ -69,10 +78,11 @@ class TfidfClassifier:
         """One logistic regression per label on the given features: (7, features) weights and 7 intercepts."""
         coef, intercept = [], []
         for label in range(len(LABELS)):
-            regression = LogisticRegression(C=self.config.C, solver="saga", tol=self.config.tol, max_iter=self.config.max_iter,
+            regression = LogisticRegression(C=self.config.C, solver=self.config.solver, tol=self.config.tol, max_iter=self.config.max_iter,
                                             class_weight=self.config.class_weight, random_state=0)
-            regression.fit(features, labels[:, label], sample_weight=sample_weight)
-            coef.append(regression.coef_[0])
+            scale = nb_ratios(features, labels[:, label], sample_weight) if self.config.nb_scaling else None
+            regression.fit(features.multiply(scale).tocsr() if scale is not None else features, labels[:, label], sample_weight=sample_weight)
+            coef.append(regression.coef_[0] * scale if scale is not None else regression.coef_[0])  # x.(r*w) = (x*r).w
             intercept.append(regression.intercept_[0])
         return np.asarray(coef, dtype=np.float32), np.asarray(intercept, dtype=np.float32)
 
@@ -125,7 +135,7 @@ class TfidfClassifier:
 
 def train_linear_member(config: TfidfConfig, text: TextConfig, train_texts: list[str], train_y: np.ndarray,
                         valid_texts: list[str], valid_y: np.ndarray, vocabulary_texts: Sequence[str],
-                        folds: list[tuple[np.ndarray, np.ndarray]] | None, valid_weight: int = 1) -> tuple[TfidfClassifier, np.ndarray]:
+                        folds: list[tuple[np.ndarray, np.ndarray]] | None, valid_weight: float = 1.0) -> tuple[TfidfClassifier, np.ndarray]:
     """One vocabulary over all texts; one set of regressions on train (scored on valid), or one per fold on train + the
     other folds of valid, their valid rows weighted `valid_weight` (out-of-fold probabilities)."""
     model = TfidfClassifier(config, text).fit_vocabulary([*train_texts, *valid_texts, *vocabulary_texts])

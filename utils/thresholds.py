@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +11,7 @@ import pandas as pd
 from .config import THRESHOLDS, VALID_PROBS, ThresholdConfig
 from .data import LABELS
 from .files import write_text
+from .recalibration import Recalibration
 
 EMPTY_RULES = ("none", "top", "neutral")  # a row where no label passes: leave empty, take its top label, or say neutral
 
@@ -75,20 +76,52 @@ def search_per_label(y: np.ndarray, probs: np.ndarray, candidates: np.ndarray, e
     return thresholds
 
 
-def cross_validated_f1(y, probs, config: ThresholdConfig, per_label: bool, empty_rule: str, seed: int = 0) -> float:
-    """Tune on k-1 parts, decide the held-out part, and score all out-of-fold decisions together."""
+KINDS = (("global", False), ("per_label", False), ("global", True), ("per_label", True))  # (mode, recalibrate), fewest parameters first
+
+
+def tune(y: np.ndarray, probs: np.ndarray, config: ThresholdConfig, mode: str, recalibrate: bool,
+         empty_rule: str) -> tuple[np.ndarray, Recalibration | None]:
+    """Thresholds (and the recalibration they apply to, if any) tuned on these rows."""
+    recalibration = Recalibration.fit(y, probs, config.recalibration_C) if recalibrate else None
+    tuned = recalibration.apply(probs) if recalibration else probs
+    if mode == "per_label":
+        return search_per_label(y, tuned, grid(config), empty_rule, config.rounds), recalibration
+    return search_global(y, tuned, grid(config), empty_rule)[0], recalibration
+
+
+def decide(probs: np.ndarray, thresholds, empty_rule: str, recalibration: Recalibration | None) -> np.ndarray:
+    """0/1 decisions: recalibrate (if given), then threshold."""
+    return apply_thresholds(recalibration.apply(probs) if recalibration else probs, thresholds, empty_rule)
+
+
+def out_of_fold_decisions(y, probs, config: ThresholdConfig, mode: str, empty_rule: str, recalibrate: bool = False,
+                          seed: int = 0) -> np.ndarray:
+    """Tune (recalibration and thresholds) on k-1 parts and decide the held-out part, for every part."""
     from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 
-    candidates = grid(config)
     decisions = np.zeros_like(y)
     folds = MultilabelStratifiedKFold(n_splits=config.cv_folds, shuffle=True, random_state=seed)
-    for tune, held_out in folds.split(probs, y):
-        if per_label:
-            thresholds = search_per_label(y[tune], probs[tune], candidates, empty_rule, config.rounds)
-        else:
-            thresholds, _ = search_global(y[tune], probs[tune], candidates, empty_rule)
-        decisions[held_out] = apply_thresholds(probs[held_out], thresholds, empty_rule)
-    return float(weighted_f1_many(y, decisions))
+    for fit_rows, held_out in folds.split(probs, y):
+        thresholds, recalibration = tune(y[fit_rows], probs[fit_rows], config, mode, recalibrate, empty_rule)
+        decisions[held_out] = decide(probs[held_out], thresholds, empty_rule, recalibration)
+    return decisions
+
+
+def cross_validated_f1(y, probs, config: ThresholdConfig, per_label: bool, empty_rule: str, seed: int = 0,
+                       recalibrate: bool = False) -> float:
+    """Weighted F1 of all out-of-fold decisions together."""
+    mode = "per_label" if per_label else "global"
+    return float(weighted_f1_many(y, out_of_fold_decisions(y, probs, config, mode, empty_rule, recalibrate, seed)))
+
+
+def bootstrap_se(y: np.ndarray, first: np.ndarray, second: np.ndarray, draws: int, seed: int = 0) -> float:
+    """Standard error of weighted F1(first) - F1(second), both decisions of the same rows, over row resamples."""
+    rng = np.random.default_rng(seed)
+    differences = []
+    for _ in range(draws):
+        rows = rng.integers(0, len(y), len(y))
+        differences.append(weighted_f1_many(y[rows], first[rows]) - weighted_f1_many(y[rows], second[rows]))
+    return float(np.std(differences))
 
 
 @dataclass
@@ -100,56 +133,66 @@ class ThresholdChoice:
     thresholds: dict[str, float]
     in_sample_f1: float
     cv_f1: float
-    per_label_gain: float  # cross-validated weighted F1 of per-label minus global (best empty rule each)
-    table: list[dict]  # every (mode, empty_rule) tried, with in-sample and cross-validated F1
+    table: list[dict]  # every (mode, recalibrate, empty_rule) tried, with in-sample and cross-validated F1
     note: str
+    recalibration: dict | None = None  # Recalibration.as_dict() when the probabilities are recalibrated first
+    comparisons: list[dict] = field(default_factory=list)  # each richer rule against the one chosen before it
 
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def recalibrated(self, probs: np.ndarray) -> np.ndarray:
+        """The probabilities the thresholds apply to."""
+        return Recalibration(**self.recalibration).apply(probs) if self.recalibration else probs
+
+
+def describe(mode: str, recalibrate: bool) -> str:
+    return ("recalibrated + " if recalibrate else "") + ("per-label thresholds" if mode == "per_label" else "one global threshold")
+
 
 def choose_thresholds(y: np.ndarray, probs: np.ndarray, config: ThresholdConfig, seed: int = 0) -> ThresholdChoice:
-    """Try global and per-label thresholds with each no-label rule; keep what the cross-validated F1 favours."""
+    """Try each rule (global or per-label thresholds, with or without recalibration, each no-label rule); start from
+    the simplest and take a richer rule only when its cross-validated gain is at least `min_gain_se` bootstrap
+    standard errors."""
     y, probs = np.asarray(y, dtype=np.int64), np.asarray(probs, dtype=float)
-    candidates = grid(config)
-    table = []
-    for empty_rule in config.empty_rules:
-        for mode in ("global", "per_label"):
-            if mode == "global":
-                thresholds, _ = search_global(y, probs, candidates, empty_rule)
-            else:
-                thresholds = search_per_label(y, probs, candidates, empty_rule, config.rounds)
-            table.append({
-                "mode": mode,
-                "empty_rule": empty_rule,
-                "thresholds": thresholds.tolist(),
-                "in_sample_f1": float(weighted_f1_many(y, apply_thresholds(probs, thresholds, empty_rule))),
-                "cv_f1": cross_validated_f1(y, probs, config, mode == "per_label", empty_rule, seed),
-            })
-    best = {mode: max((row for row in table if row["mode"] == mode), key=lambda row: row["cv_f1"]) for mode in ("global", "per_label")}
-    gain = best["per_label"]["cv_f1"] - best["global"]["cv_f1"]
-    chosen = best["per_label"] if gain >= config.min_gain else best["global"]
-    if chosen["mode"] == "per_label":
-        note = f"Per-label thresholds add {gain:+.4f} weighted F1 over the best global one (cross-validated): using them."
-    else:
-        note = (
-            f"Per-label thresholds add only {gain:+.4f} weighted F1 over the best global one (cross-validated), "
-            f"less than the required {config.min_gain:+.4f}: using the global threshold."
-        )
+    kinds = [kind for kind in KINDS if config.recalibrate or not kind[1]]
+    tried = []
+    for mode, recalibrate in kinds:
+        for empty_rule in config.empty_rules:
+            decisions = out_of_fold_decisions(y, probs, config, mode, empty_rule, recalibrate, seed)
+            thresholds, recalibration = tune(y, probs, config, mode, recalibrate, empty_rule)
+            tried.append({"mode": mode, "recalibrate": recalibrate, "empty_rule": empty_rule,
+                          "in_sample_f1": float(weighted_f1_many(y, decide(probs, thresholds, empty_rule, recalibration))),
+                          "cv_f1": float(weighted_f1_many(y, decisions)), "decisions": decisions, "thresholds": thresholds,
+                          "recalibration": recalibration})
+    best = [max((row for row in tried if (row["mode"], row["recalibrate"]) == kind), key=lambda row: row["cv_f1"]) for kind in kinds]
+    chosen, comparisons = best[0], []
+    for candidate in best[1:]:
+        gain = candidate["cv_f1"] - chosen["cv_f1"]
+        se = bootstrap_se(y, candidate["decisions"], chosen["decisions"], config.bootstrap, seed)
+        used = gain > 0 and gain >= config.min_gain_se * se
+        comparisons.append({"rule": describe(candidate["mode"], candidate["recalibrate"]), "against": describe(chosen["mode"], chosen["recalibrate"]),
+                            "gain": round(gain, 4), "se": round(se, 4), "used": used})
+        chosen = candidate if used else chosen
+    lines = [f"{c['rule']}: {c['gain']:+.4f} ± {c['se']:.4f} over {c['against']} -> {'used' if c['used'] else 'not used'}" for c in comparisons]
+    note = (f"Chosen: {describe(chosen['mode'], chosen['recalibrate'])}, no-label rule '{chosen['empty_rule']}', cross-validated "
+            f"weighted F1 {chosen['cv_f1']:.4f}. A richer rule is used only if its cross-validated gain is at least "
+            f"{config.min_gain_se:g} bootstrap standard errors:\n  " + "\n  ".join(lines))
     return ThresholdChoice(
         mode=chosen["mode"],
         empty_rule=chosen["empty_rule"],
         thresholds=dict(zip(LABELS, map(float, chosen["thresholds"]))),
         in_sample_f1=chosen["in_sample_f1"],
         cv_f1=chosen["cv_f1"],
-        per_label_gain=float(gain),
-        table=[{k: v for k, v in row.items() if k != "thresholds"} for row in table],
+        table=[{key: row[key] for key in ("mode", "recalibrate", "empty_rule", "in_sample_f1", "cv_f1")} for row in tried],
         note=note,
+        recalibration=chosen["recalibration"].as_dict() if chosen["recalibration"] else None,
+        comparisons=comparisons,
     )
 
 
 def plot_threshold_curves(y: np.ndarray, probs: np.ndarray, choice: ThresholdChoice, config: ThresholdConfig):
-    """F1 of each label against its threshold, with the chosen thresholds marked; returns the figure."""
+    """F1 of each label against its threshold on `probs` (recalibrated if the choice is), chosen thresholds marked."""
     import matplotlib.pyplot as plt
 
     candidates = grid(config)
@@ -165,7 +208,7 @@ def plot_threshold_curves(y: np.ndarray, probs: np.ndarray, choice: ThresholdCho
     _, global_scores = search_global(y.astype(np.int64), probs, candidates, "none")
     axis.plot(candidates, global_scores, "k--", linewidth=2, label="weighted F1 (one threshold for all)")
     axis.set(xlabel="threshold", ylabel="F1 on held-out rows", ylim=(0, 1),
-             title=f"F1 against threshold per label ({choice.mode}, chosen points marked)")
+             title=f"F1 against threshold per label ({describe(choice.mode, bool(choice.recalibration))}, chosen points marked)")
     axis.legend(loc="lower left", fontsize=9, ncol=2)
     axis.grid(alpha=0.3)
     return figure
@@ -195,7 +238,7 @@ def tune_thresholds(run_dir: str | Path, y: np.ndarray, config: ThresholdConfig,
     probs = read_probs(run_dir / VALID_PROBS, expected_rows=len(y))
     choice = choose_thresholds(y, probs, config, seed)
     write_text(run_dir / THRESHOLDS, json.dumps(choice.as_dict(), indent=2, ensure_ascii=False))
-    save_figure(plot_threshold_curves(y, probs, choice, config), run_dir / "thresholds.png")
+    save_figure(plot_threshold_curves(y, choice.recalibrated(probs), choice, config), run_dir / "thresholds.png")
     print(pd.DataFrame(choice.table).round(4).to_string(index=False))
     print(choice.note)
     return choice

@@ -44,7 +44,7 @@ SIZES = {  # BertConfig fields of the two sizes timed
 def run(folder: Path, name: str, backbone: Path, device: str, **overrides) -> dict:
     """Train with the kit's own calls (notebook 03) into folder/runs/name; return the scores and times."""
     settings = {"model.backbone": str(backbone), "model.pooling": "cls", "train.lr": 2e-3, "train.epochs": 15, "train.early_stopping": 0,
-                "train.device": device, **overrides}
+                "train.device": device, "train.folds": 0, "tfidf.weight": 0.0, **overrides}
     config = dataclasses.replace(load_config(None, settings), name=name, runs_dir=str(folder / "runs"), data_dir=str(SAMPLE_DATA_DIR))
     seed_everything(config.seed)
     data = load_training_data(config)

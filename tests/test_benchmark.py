@@ -23,7 +23,9 @@ def test_benchmark_runs_the_pipeline_on_the_sample_and_writes_the_results(tmp_pa
     [entry] = results["variants"]
     assert entry["name"] == "tiny" and entry["status"] == "finished" and entry["overrides"] == TINY
     assert entry["rows_trained"] == 400 and entry["mode"] == "folds" and entry["models"] == 2
-    assert 0 < entry["cv_weighted_f1"] < 1 and entry["cv_weighted_f1"] in (entry["cv_weighted_f1_global"], entry["cv_weighted_f1_per_label"])
+    rules = entry["cv_weighted_f1_by_rule"]
+    assert set(rules) == {"global", "per_label", "recalibrated global", "recalibrated per_label"}
+    assert 0 < entry["cv_weighted_f1"] < 1 and entry["cv_weighted_f1"] in rules.values()
     assert set(entry["members"]) == {"neural", "tfidf"} and set(entry["per_label_f1"]) == set(LABELS)
     assert entry["macro_f1"] == pytest.approx(sum(entry["per_label_f1"].values()) / 7, abs=1e-4)
     assert list(entry["step_seconds"]) == ["01_eda", "02_data_expansion", "03_training", "04_threshold_search", "05_inference"]

@@ -10,6 +10,13 @@ def test_demojize_gives_russian_words_between_spaces():
     assert demojize_ru("без эмодзи") == "без эмодзи"
 
 
+def test_demojize_skips_texts_without_emoji_but_keeps_emojis_own_edge_cases():
+    assert demojize_ru("счёт 1️⃣ : 0") == "счёт клавиши 1 : 0"  # keycaps start with a digit
+    assert demojize_ru("ЕСТЬ СЕБЯ \ufe0f") == "ЕСТЬ СЕБЯ"  # a stray variation selector is dropped, as emoji.demojize does
+    assert demojize_ru("а\u200dб") == "а\u200dб"  # a joiner between letters is kept, as emoji.demojize does
+    assert demojize_ru("  просто   текст  ") == "просто текст"
+
+
 def test_asr_style_matches_the_test_text():
     assert asr_style("Привет, [ИМЯ]! Кто-нибудь… видел ЭТО?!") == "привет имя кто нибудь видел это"
     assert asr_style("[NAME] и [имя]:  8 раундов_по «темам»") == "имя и имя 8 раундов по темам"

@@ -212,7 +212,8 @@ def test_k_fold_run_saves_fold_models_and_out_of_fold_probabilities(tmp_path):
                                                                  "tfidf.weight": 0.0})
     assert metrics["mode"] == "folds" and metrics["models"] == 2
     assert sorted(p.name for p in (run_dir / "model").iterdir()) == ["fold_0", "fold_1"]
-    assert len(load_models(run_dir / "model")) == 2
+    models = load_models(run_dir / "model")
+    assert len(models) == 2 and models[0].backbone.tokenizer is models[1].backbone.tokenizer  # tokenised once when predicting
     assert pd.read_csv(run_dir / "training_log.csv")["fold"].tolist() == [0, 1]
 
 

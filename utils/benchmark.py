@@ -142,7 +142,10 @@ def collect(run_dir: Path, record: dict) -> dict:
 
     metrics, chosen = read_json(run_dir / METRICS), read_json(run_dir / THRESHOLDS)
     table = chosen.get("table", [])
-    best_cv = {mode: max((row["cv_f1"] for row in table if row["mode"] == mode), default=None) for mode in ("global", "per_label")}
+    by_rule = {}  # the best cross-validated F1 of each kind of rule (over the no-label rules)
+    for row in table:
+        rule = ("recalibrated " if row.get("recalibrate") else "") + row["mode"]
+        by_rule[rule] = max(by_rule.get(rule, 0.0), row["cv_f1"])
     steps = {name: step.get("seconds") for name, step in record.get("notebooks", {}).items()}
     return {
         "status": record.get("status"),
@@ -151,9 +154,9 @@ def collect(run_dir: Path, record: dict) -> dict:
         "models": metrics.get("models"),
         "cv_weighted_f1": chosen.get("cv_f1"),
         "threshold_mode": chosen.get("mode"),
+        "recalibrated": bool(chosen.get("recalibration")),
         "empty_rule": chosen.get("empty_rule"),
-        "cv_weighted_f1_global": best_cv["global"],
-        "cv_weighted_f1_per_label": best_cv["per_label"],
+        "cv_weighted_f1_by_rule": by_rule,
         "oof_weighted_f1_best_single": metrics.get("weighted_f1_at_best_single_threshold"),
         "members": {name: scores.get("weighted_f1_at_best_single_threshold") for name, scores in metrics.get("members", {}).items()},
         "step_seconds": steps,
@@ -200,6 +203,15 @@ def _cell(value, digits: int = 4) -> str:
     return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
 
+RULES = ("global", "per_label", "recalibrated global", "recalibrated per_label")
+
+
+def rule_name(entry: dict) -> str:
+    """The chosen decision rule in a few words."""
+    mode = "per-label thresholds" if entry.get("threshold_mode") == "per_label" else "one threshold"
+    return f"{'recalibrated, ' if entry.get('recalibrated') else ''}{mode}, no-label rule '{entry.get('empty_rule')}'"
+
+
 def results_markdown(results: dict) -> str:
     """results.md: the machine, then one table of scores and speed, then per-label F1 and time per notebook."""
     variants = results["variants"]
@@ -216,17 +228,18 @@ def results_markdown(results: dict) -> str:
         "Time: the whole pipeline (notebooks 01 -> 05 under papermill). Memory: peak resident memory of the pipeline "
         "with its kernels and workers (sampled every 0.2 s).",
         "",
-        "| variant | what it tries | rows trained | CV F1 | Δ | thresholds | global / per-label CV | members (best single thr.) "
-        "| macro F1 | time | train rows/s | infer texts/s | peak memory |",
+        "| variant | what it tries | rows trained | CV F1 | Δ | decision rule | CV F1 by rule: global / per-label / recal. global / "
+        "recal. per-label | members (best single thr.) | macro F1 | time | train rows/s | infer texts/s | peak memory |",
         "|---|---|---:|---:|---:|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for v in variants:
         delta = v["cv_weighted_f1"] - default["cv_weighted_f1"] if default and v.get("cv_weighted_f1") is not None else None
         members = ", ".join(f"{name} {_cell(score)}" for name, score in (v.get("members") or {}).items()) or "–"
+        rules = v.get("cv_weighted_f1_by_rule") or {}
         lines.append(
             f"| {v['name']} | {v['description']} | {_cell(v.get('rows_trained'))} | {_cell(v.get('cv_weighted_f1'))} "
-            f"| {'' if delta is None or v is default else f'{delta:+.4f}'} | {v.get('threshold_mode')}, {v.get('empty_rule')} "
-            f"| {_cell(v.get('cv_weighted_f1_global'))} / {_cell(v.get('cv_weighted_f1_per_label'))} | {members} "
+            f"| {'' if delta is None or v is default else f'{delta:+.4f}'} | {rule_name(v)} "
+            f"| {' / '.join(_cell(rules.get(rule)) for rule in RULES)} | {members} "
             f"| {_cell(v.get('macro_f1'))} | {v.get('total_seconds', 0) / 60:.1f} min | {_cell(v.get('train_rows_per_second'))} "
             f"| {_cell((v.get('inference') or {}).get('texts_per_second'))} | {v.get('peak_rss_mb')} MB |"
         )

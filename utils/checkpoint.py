@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -107,4 +108,17 @@ def load_models(folder: str | Path, device: str = "cpu") -> list[Model]:
     """The fold models under `folder/fold_<k>/` (k-fold training), or the single model saved in `folder`."""
     folder = Path(folder)
     folds = sorted(folder.glob(f"{FOLD_PREFIX}*"), key=lambda path: int(path.name[len(FOLD_PREFIX):]))
-    return [load_model(path, device) for path in folds] or [load_model(folder, device)]
+    models = [load_model(path, device) for path in folds] or [load_model(folder, device)]
+    first_of = {}  # the fold models usually share one vocabulary: one tokenizer object lets predict_probs tokenise once
+    for path, model in zip(folds, models):
+        first = first_of.setdefault(encoder_digest(path / ENCODER_DIR), model)
+        model.backbone.tokenizer = first.backbone.tokenizer
+    return models
+
+
+def encoder_digest(folder: Path) -> str:
+    """A hash of the files of a saved encoder folder (tokenizer or vocabulary and encoder settings)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()

@@ -47,7 +47,7 @@ class Predictor:
         recalibrated if the run's decision rule is."""
         from .training import predict_probs
 
-        probs = predict_probs(self.models, list(texts), batch_size)
+        probs = predict_probs(self.models, list(texts), batch_size, num_threads=0)  # all cores
         if self.linear is not None:
             weight = self.linear.config.weight
             probs = (1 - weight) * probs + weight * self.linear.probs(texts)

@@ -25,8 +25,16 @@ def collapse_spaces(text: str) -> str:
     return " ".join(text.split())
 
 
+@lru_cache(maxsize=1)
+def _emoji_first_characters() -> frozenset[str]:
+    """Every character an emoji can start with: a text holding none of them has no emoji (the common case, checked fast)."""
+    return frozenset(sequence[0] for sequence in emoji.EMOJI_DATA) | {"\ufe0f", "\u200d"}  # demojize also drops stray selectors and joiners
+
+
 def demojize_ru(text: str) -> str:
     """Replace each emoji by its Russian name as plain words: 'ок 👍' -> 'ок большой палец вверх'."""
+    if _emoji_first_characters().isdisjoint(text):
+        return collapse_spaces(text)
     named = emoji.demojize(text, language="ru", delimiters=(_EMOJI_OPEN, _EMOJI_CLOSE))
     return collapse_spaces(_EMOJI_NAME.sub(lambda m: f" {m.group(1).replace('_', ' ')} ", named))
 

@@ -216,7 +216,13 @@ def predict_probs(model: nn.Module | Sequence[nn.Module], texts: Sequence[str], 
     texts = list(texts)
     torch.set_num_threads(num_threads or os.cpu_count() or 1)
     desc = "predict" if progress_bar else None
-    return np.mean([validation(m, m.dataset(texts), batch_size, desc=desc)[0] for m in models], axis=0)
+    datasets, probs = {}, []  # models sharing a tokenizer, preprocessing and length limit (fold models) share one dataset
+    for m in models:
+        key = (id(m.backbone.tokenizer), repr(m.text), m.backbone.max_len)
+        if key not in datasets:
+            datasets[key] = m.dataset(texts)
+        probs.append(validation(m, datasets[key], batch_size, desc=desc)[0])
+    return np.mean(probs, axis=0)
 
 
 @dataclass

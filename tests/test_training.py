@@ -250,3 +250,21 @@ def test_tfidf_member_is_trained_on_the_same_folds_and_blended(tmp_path):
     assert TfidfClassifier.load(run_dir / "tfidf").coef.shape[:2] == (2, 7)  # one set of regressions per fold
     assert set(metrics["members"]) == {"neural", "tfidf"} and metrics["tfidf_weight"] == 0.4
     assert metrics["weighted_f1"] != metrics["members"]["neural"]["weighted_f1"]
+
+
+def test_score_as_test_predicts_held_out_valid_rows_written_as_the_test(tmp_path):
+    from utils.folds import valid_folds
+    from utils.linear import TfidfClassifier
+    from utils.text import asr_style
+
+    overrides = {"model.navec.hidden_size": 16, "train.epochs": 1, "train.folds": 2, "tfidf.weight": 0.5, "tfidf.min_df": 1,
+                 "text.asr_style": False, "train.score_as_test": True}
+    run_dir, _ = run_training_products(tmp_path, "styled", overrides)
+    valid = read_split(SAMPLE_DIR / "valid.csv")
+    _, held_out = valid_folds(label_matrix(valid), 2, seed=42)[0]
+    raw = valid.text.iloc[held_out].tolist()
+    styled = [asr_style(text) for text in raw]
+    models, tfidf = load_models(run_dir / "model"), TfidfClassifier.load(run_dir / "tfidf")
+    expected = 0.5 * predict_probs(models[0], styled) + 0.5 * tfidf.probs_of_features(tfidf.features(styled), [0])
+    assert np.allclose(read_probs(run_dir / "valid_probs.csv")[held_out], expected, atol=1e-5)
+    assert not np.allclose(predict_probs(models[0], raw), predict_probs(models[0], styled), atol=1e-5)  # capitals, punctuation kept

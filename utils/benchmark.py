@@ -131,7 +131,8 @@ def decision_scores(run_dir: Path, data_dir: Path) -> dict:
 
     y = label_matrix(read_split(data_dir / SPLIT_FILES["valid"]))
     choice = load_thresholds(run_dir / THRESHOLDS)
-    decisions = apply_thresholds(read_probs(run_dir / VALID_PROBS, len(y)), [choice.thresholds[label] for label in LABELS], choice.empty_rule)
+    probs = choice.recalibrated(read_probs(run_dir / VALID_PROBS, len(y)))
+    decisions = apply_thresholds(probs, [choice.thresholds[label] for label in LABELS], choice.empty_rule)
     per_label = f1_score(y, decisions, average=None, zero_division=0)
     return {"macro_f1": round(float(per_label.mean()), 4), "per_label_f1": dict(zip(LABELS, np.round(per_label, 4).tolist()))}
 
@@ -304,11 +305,15 @@ def main(argv: list[str] | None = None) -> int:
     previous = read_json(out.with_suffix(".json"))
     if previous and previous.get("data_dir") != str(data_dir.resolve()):
         previous = {}  # results of other data are not mixed in
-    new = [run_variant(variant, data_dir, args.runs_dir, args.quiet) for variant in variants if not args.only or variant.name in args.only]
-    results = {"date": datetime.now().isoformat(timespec="minutes"), "data_dir": str(data_dir.resolve()), "machine": machine(),
-               "variants": merge(previous, new, variants)}
-    for path in write_results(out, results):
-        print(f"written {path}")
+    new = []
+    for variant in variants:
+        if args.only and variant.name not in args.only:
+            continue
+        new.append(run_variant(variant, data_dir, args.runs_dir, args.quiet))
+        results = {"date": datetime.now().isoformat(timespec="minutes"), "data_dir": str(data_dir.resolve()), "machine": machine(),
+                   "variants": merge(previous, new, variants)}
+        for path in write_results(out, results):  # after every variant: a later failure loses nothing
+            print(f"written {path}")
     return 0 if all(entry["status"] == "finished" for entry in new) else 1
 
 

@@ -128,6 +128,7 @@ class TrainConfig:
     early_stopping: int = 2  # stop after this many epochs without a better valid weighted F1 (0: never)
     folds: int = 5  # k >= 2: k folds over valid, each model trained on train + the other k-1 folds; 0: train only
     valid_weight: int = 1  # k-fold mode: each valid row in a fold's training data is repeated this many times (valid's label mix is the test's)
+    score_as_test: bool = False  # score the held-out valid rows written as the test is (lower case, no punctuation, no emoji)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from .folds import train_on_valid_folds, valid_folds
 from .linear import train_and_save_linear_member
 from .model import Model, build_model
 from .plots import save_figure
+from .text import asr_style
 from .training import fit
 
 
@@ -60,12 +61,17 @@ class TrainingResult:
     member_probs: dict[str, np.ndarray]  # each ensemble member's valid probabilities, before blending
 
 
+def valid_in_test_style(config: RunConfig, data: TrainingData) -> list[str] | None:
+    """With train.score_as_test, the valid texts written as the test is (held-out rows are scored so); else None."""
+    return [asr_style(text) for text in data.valid[TEXT]] if config.train.score_as_test else None
+
+
 def start_linear_member(config: RunConfig, data: TrainingData, pool: ProcessPoolExecutor) -> Future:
     """Train the TF-IDF member in a worker process (it uses the CPU core the neural model leaves idle)."""
     folds = valid_folds(label_matrix(data.valid), config.train.folds, config.seed) if config.train.folds else None
     return pool.submit(train_and_save_linear_member, config.run_dir / LINEAR_DIR, config.tfidf, config.text,
                        data.train[TEXT].tolist(), label_matrix(data.train), data.valid[TEXT].tolist(), label_matrix(data.valid),
-                       data.test_texts, folds, config.tfidf.valid_weight)
+                       data.test_texts, folds, config.tfidf.valid_weight, valid_in_test_style(config, data))
 
 
 def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
@@ -80,11 +86,13 @@ def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
         model = build_model(config.model, vocabulary, config.text)
         train_data = model.dataset(data.train[TEXT], label_matrix(data.train))
         valid_data = model.dataset(data.valid[TEXT], label_matrix(data.valid))
+        styled = valid_in_test_style(config, data)
+        scored_data = valid_data if styled is None else model.dataset(styled, label_matrix(data.valid))
         if config.train.folds:
-            folds = train_on_valid_folds(model, train_data, valid_data, config.train, config.seed)
+            folds = train_on_valid_folds(model, train_data, valid_data, config.train, config.seed, scored_data)
             models, probs, history, mode = folds.models, folds.oof_probs, folds.history, "folds"
         else:
-            fitted = fit(model, train_data, valid_data, config.train, config.seed)
+            fitted = fit(model, train_data, scored_data, config.train, config.seed)
             models, probs, history, mode = [model.cpu()], fitted.valid_probs, fitted.history, "train"
         save_models(models, config.run_dir / MODEL_DIR)
         members = {"neural": probs}

@@ -32,8 +32,9 @@ class FoldsResult:
 
 
 def train_on_valid_folds(template: Model, train_data: EmotionDataset, valid_data: EmotionDataset,
-                         config: TrainConfig, seed: int = 42) -> FoldsResult:
-    """Train `config.folds` copies of the untrained `template`, fold k on train + valid minus fold k.
+                         config: TrainConfig, seed: int = 42, scored_data: EmotionDataset | None = None) -> FoldsResult:
+    """Train `config.folds` copies of the untrained `template`, fold k on train + valid minus fold k, and predict fold k
+    (from `scored_data`, the same valid rows written otherwise, when given).
 
     Each fold trains for the full `config.epochs` and keeps its last epoch: the held-out fold never chooses anything,
     so the out-of-fold scores are honest.
@@ -46,7 +47,7 @@ def train_on_valid_folds(template: Model, train_data: EmotionDataset, valid_data
         seed_everything(seed + k)
         model = copy.deepcopy(template)
         fit_data = train_data + valid_data.rows(np.tile(fit_rows, config.valid_weight))
-        result = fit(model, fit_data, valid_data.rows(held_out), config, seed + k, keep_best=False)
+        result = fit(model, fit_data, (scored_data or valid_data).rows(held_out), config, seed + k, keep_best=False)
         oof[held_out] = result.valid_probs
         models.append(model.cpu())
         histories.append(result.history.assign(fold=k))

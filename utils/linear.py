@@ -135,11 +135,14 @@ class TfidfClassifier:
 
 def train_linear_member(config: TfidfConfig, text: TextConfig, train_texts: list[str], train_y: np.ndarray,
                         valid_texts: list[str], valid_y: np.ndarray, vocabulary_texts: Sequence[str],
-                        folds: list[tuple[np.ndarray, np.ndarray]] | None, valid_weight: float = 1.0) -> tuple[TfidfClassifier, np.ndarray]:
+                        folds: list[tuple[np.ndarray, np.ndarray]] | None, valid_weight: float = 1.0,
+                        scored_texts: Sequence[str] | None = None) -> tuple[TfidfClassifier, np.ndarray]:
     """One vocabulary over all texts; one set of regressions on train (scored on valid), or one per fold on train + the
-    other folds of valid, their valid rows weighted `valid_weight` (out-of-fold probabilities)."""
+    other folds of valid, their valid rows weighted `valid_weight` (out-of-fold probabilities; of `scored_texts`, the
+    same valid rows written otherwise, when given)."""
     model = TfidfClassifier(config, text).fit_vocabulary([*train_texts, *valid_texts, *vocabulary_texts])
     train_x, valid_x = model.features(train_texts), model.features(valid_texts)
+    scored_x = valid_x if scored_texts is None else model.features(scored_texts)
     splits = folds or [(np.arange(0), np.arange(len(valid_texts)))]
     coef, intercept, oof = [], [], np.zeros(valid_y.shape, dtype=np.float64)
     for k, (fit_rows, held_out) in enumerate(splits):
@@ -147,7 +150,7 @@ def train_linear_member(config: TfidfConfig, text: TextConfig, train_texts: list
         weights = np.concatenate([np.ones(len(train_texts)), np.full(len(fit_rows), float(valid_weight))])
         set_coef, set_intercept = model.regressions(vstack([train_x, valid_x[fit_rows]]).tocsr(),
                                                     np.vstack([train_y, valid_y[fit_rows]]), weights)
-        oof[held_out] = _sigmoid(valid_x[held_out] @ set_coef.T + set_intercept)
+        oof[held_out] = _sigmoid(scored_x[held_out] @ set_coef.T + set_intercept)
         coef.append(set_coef)
         intercept.append(set_intercept)
     model.coef, model.intercept = np.stack(coef), np.stack(intercept)

@@ -127,12 +127,11 @@ def decision_scores(run_dir: Path, data_dir: Path) -> dict:
     from sklearn.metrics import f1_score
 
     from .data import label_matrix, read_split
-    from .thresholds import apply_thresholds, load_thresholds, read_probs
+    from .thresholds import load_thresholds, read_probs
 
     y = label_matrix(read_split(data_dir / SPLIT_FILES["valid"]))
     choice = load_thresholds(run_dir / THRESHOLDS)
-    probs = choice.recalibrated(read_probs(run_dir / VALID_PROBS, len(y)))
-    decisions = apply_thresholds(probs, [choice.thresholds[label] for label in LABELS], choice.empty_rule)
+    decisions = choice.apply(choice.recalibrated(read_probs(run_dir / VALID_PROBS, len(y))))
     per_label = f1_score(y, decisions, average=None, zero_division=0)
     return {"macro_f1": round(float(per_label.mean()), 4), "per_label_f1": dict(zip(LABELS, np.round(per_label, 4).tolist()))}
 

@@ -66,12 +66,12 @@ def valid_in_test_style(config: RunConfig, data: TrainingData) -> list[str] | No
     return [asr_style(text) for text in data.valid[TEXT]] if config.train.score_as_test else None
 
 
-def start_linear_member(config: RunConfig, data: TrainingData, pool: ProcessPoolExecutor) -> Future:
+def start_linear_member(config: RunConfig, data: TrainingData, styled: list[str] | None, pool: ProcessPoolExecutor) -> Future:
     """Train the TF-IDF member in a worker process (it uses the CPU core the neural model leaves idle)."""
     folds = valid_folds(label_matrix(data.valid), config.train.folds, config.seed) if config.train.folds else None
     return pool.submit(train_and_save_linear_member, config.run_dir / LINEAR_DIR, config.tfidf, config.text,
                        data.train[TEXT].tolist(), label_matrix(data.train), data.valid[TEXT].tolist(), label_matrix(data.valid),
-                       data.test_texts, folds, config.tfidf.valid_weight, valid_in_test_style(config, data))
+                       data.test_texts, folds, config.tfidf.valid_weight, styled)
 
 
 def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
@@ -80,13 +80,13 @@ def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
     With tfidf.weight > 0 the TF-IDF member trains at the same time in a worker process and is blended in.
     """
     started = time.perf_counter()
+    styled = valid_in_test_style(config, data)
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        linear = start_linear_member(config, data, pool) if config.tfidf.weight > 0 else None
+        linear = start_linear_member(config, data, styled, pool) if config.tfidf.weight > 0 else None
         vocabulary = [*data.train[TEXT], *data.valid[TEXT], *data.test_texts]
         model = build_model(config.model, vocabulary, config.text)
         train_data = model.dataset(data.train[TEXT], label_matrix(data.train))
         valid_data = model.dataset(data.valid[TEXT], label_matrix(data.valid))
-        styled = valid_in_test_style(config, data)
         scored_data = valid_data if styled is None else model.dataset(styled, label_matrix(data.valid))
         if config.train.folds:
             folds = train_on_valid_folds(model, train_data, valid_data, config.train, config.seed, scored_data)

@@ -47,7 +47,8 @@ def train_on_valid_folds(template: Model, train_data: EmotionDataset, valid_data
         seed_everything(seed + k)
         model = copy.deepcopy(template)
         fit_data = train_data + valid_data.rows(np.tile(fit_rows, config.valid_weight))
-        result = fit(model, fit_data, (scored_data or valid_data).rows(held_out), config, seed + k, keep_best=False)
+        scored = valid_data if scored_data is None else scored_data
+        result = fit(model, fit_data, scored.rows(held_out), config, seed + k, keep_best=False)
         oof[held_out] = result.valid_probs
         models.append(model.cpu())
         histories.append(result.history.assign(fold=k))

@@ -13,7 +13,7 @@ from .config import INFERENCE_RECORD, LINEAR_DIR, MODEL_DIR, TEST_PROBS, THRESHO
 from .data import LABELS, SPLIT_FILES, TEXT, read_split
 from .files import write_text
 from .submission import make_submission, write_submission
-from .thresholds import ThresholdChoice, apply_thresholds, load_thresholds
+from .thresholds import ThresholdChoice, load_thresholds
 
 FALLBACK = ThresholdChoice(mode="global", empty_rule="top", thresholds=dict.fromkeys(LABELS, 0.5), in_sample_f1=float("nan"),
                            cv_f1=float("nan"), table=[], note="no thresholds.json: 0.5 for every label, the top label for rows with none")
@@ -54,8 +54,8 @@ class Predictor:
         return self.choice.recalibrated(probs)
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
-        """(n, 7) 0/1 decisions under the run's thresholds and no-label rule."""
-        return apply_thresholds(probs, [self.choice.thresholds[label] for label in LABELS], self.choice.empty_rule)
+        """(n, 7) 0/1 decisions for `probs` from `self.probs` (already recalibrated) under the run's thresholds and no-label rule."""
+        return self.choice.apply(probs)
 
 
 def submission_path(config: RunConfig) -> Path:

@@ -145,6 +145,10 @@ class ThresholdChoice:
         """The probabilities the thresholds apply to."""
         return Recalibration(**self.recalibration).apply(probs) if self.recalibration else probs
 
+    def apply(self, recalibrated: np.ndarray) -> np.ndarray:
+        """(n, 7) 0/1 decisions for probabilities already passed through `recalibrated`."""
+        return apply_thresholds(recalibrated, [self.thresholds[label] for label in LABELS], self.empty_rule)
+
 
 def describe(mode: str, recalibrate: bool) -> str:
     return ("recalibrated + " if recalibrate else "") + ("per-label thresholds" if mode == "per_label" else "one global threshold")

@@ -26,14 +26,17 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-
 from tiny_models import build_tiny_bert  # noqa: E402
-from utils.config import SAMPLE_DATA_DIR, load_config  # noqa: E402
-from utils.data import label_matrix, load_competition  # noqa: E402
-from utils.evaluation import best_single_threshold  # noqa: E402
-from utils.experiment import load_training_data, train_model, write_training_report  # noqa: E402
-from utils.inference import Predictor, predict_test  # noqa: E402
-from utils.seed import seed_everything  # noqa: E402
+
+from utils.core.paths import SAMPLE_DATA_DIR  # noqa: E402
+from utils.core.seed import seed_everything  # noqa: E402
+from utils.core.settings_io import load_config  # noqa: E402
+from utils.core.splits import label_matrix, load_competition  # noqa: E402
+from utils.inference.notebook import predict_test  # noqa: E402
+from utils.inference.predictor import Predictor  # noqa: E402
+from utils.training.notebook import load_training_data, train_model  # noqa: E402
+from utils.training.report import write_training_report  # noqa: E402
+from utils.training.scores import best_single_threshold  # noqa: E402
 
 SIZES = {  # BertConfig fields of the two sizes timed
     "rubert-tiny2 size": {"hidden_size": 312, "num_hidden_layers": 3, "num_attention_heads": 12, "intermediate_size": 600, "vocab_size": 83828},
@@ -73,9 +76,10 @@ def throughput(folder: Path, size: str, fields: dict, texts: list[str], device: 
     backbone = build_tiny_bert(folder / size.replace(" ", "_"), texts)
     BertModel(BertConfig(**fields, max_position_embeddings=512)).save_pretrained(backbone)
     rows = (texts * (count // len(texts) + 1))[:count]
-    from utils.config import ModelConfig, TrainConfig
-    from utils.model import build_model
-    from utils.training import fit, predict_probs
+    from utils.core.settings import ModelConfig, TrainConfig
+    from utils.training.loop import fit
+    from utils.training.model import build_model
+    from utils.training.prediction import predict_probs
 
     model = build_model(ModelConfig(backbone=str(backbone), pooling="cls"), rows)
     labels = np.zeros((len(rows), 7), dtype=np.float32)

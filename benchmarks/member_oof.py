@@ -19,19 +19,20 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from utils.benchmark import default_data_dir  # noqa: E402
-from utils.config import ThresholdConfig, load_config  # noqa: E402
-from utils.data import SPLIT_FILES, TEXT, label_matrix, read_split  # noqa: E402
-from utils.evaluation import score_probs  # noqa: E402
+from utils.core.settings import ThresholdConfig  # noqa: E402
+from utils.core.settings_io import load_config  # noqa: E402
+from utils.core.splits import SPLIT_FILES, TEXT, label_matrix, read_split  # noqa: E402
+from utils.run.benchmark import default_data_dir  # noqa: E402
+from utils.training.scores import score_probs  # noqa: E402
 
 OOF_DIR = ROOT / "runs" / "oof"
 
 
 def train(name: str, member: str, overrides: list[str], data_dir: Path) -> None:
-    from utils.experiment import load_training_data, train_model
-    from utils.folds import valid_folds
-    from utils.linear import train_linear_member
-    from utils.seed import seed_everything
+    from utils.core.seed import seed_everything
+    from utils.training.folds import valid_folds
+    from utils.training.notebook import load_training_data, train_model
+    from utils.training.tfidf import train_linear_member
 
     config = load_config(None, ["tfidf.weight=0", *overrides])
     config = dataclasses.replace(config, name=name, runs_dir=str(OOF_DIR / "runs"), data_dir=str(data_dir))
@@ -53,7 +54,7 @@ def train(name: str, member: str, overrides: list[str], data_dir: Path) -> None:
 
 
 def score(names: list[str], data_dir: Path) -> None:
-    from utils.thresholds import choose_thresholds
+    from utils.thresholds.search import choose_thresholds
 
     y = label_matrix(read_split(data_dir / SPLIT_FILES["valid"]))
     probs = np.mean([np.load(OOF_DIR / f"{name}.npy") for name in names], axis=0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
-
 from conftest import REPO_ROOT
 
 PARAMETERS = 'config_file = None\noverrides = {}\ndata_dir = None\nrun_name = "default"'
@@ -16,19 +15,19 @@ START = "from utils import start_run\ncfg = start_run(config_file, overrides, da
 
 STEPS = {
     "01_eda": """import json
-from utils.files import write_text
+from utils.core.files import write_text
 write_text(cfg.run_dir / "eda" / "summary.json", json.dumps({"seed": cfg.seed, "data_dir": cfg.data_dir}))""",
     "02_data_expansion": """from utils import load_competition
-from utils.files import write_csv
+from utils.core.files import write_csv
 train = load_competition(cfg.data_dir).train.assign(source="train")
 write_csv(train, cfg.run_dir / "train_expanded.csv")""",
     "03_training": """import json
 import numpy as np
 import pandas as pd
 from utils import LABELS, load_competition
-from utils.files import write_csv, write_text
-if cfg.train.epochs < 1:
-    raise ValueError(f"train.epochs must be at least 1, got {cfg.train.epochs}")
+from utils.core.files import write_csv, write_text
+if cfg.train.epochs > 50:  # the settings allow it; this stand-in fails on purpose
+    raise ValueError(f"the stand-in trains at most 50 epochs, got {cfg.train.epochs}")
 valid = load_competition(cfg.data_dir).valid
 probs = np.random.default_rng(cfg.seed).uniform(size=(len(valid), len(LABELS)))
 write_csv(pd.DataFrame(probs, columns=LABELS), cfg.run_dir / "valid_probs.csv")
@@ -37,15 +36,15 @@ write_text(cfg.run_dir / "model" / "config.json", json.dumps({"backbone": cfg.mo
 write_text(cfg.run_dir / "metrics.json", json.dumps({"weighted_f1": round(float(probs.mean()), 4), "epochs": cfg.train.epochs}))""",
     "04_threshold_search": """import json
 from utils import LABELS
-from utils.files import write_text
+from utils.core.files import write_text
 thresholds = {label: 0.3 + 0.05 * i for i, label in enumerate(LABELS)}
 write_text(cfg.run_dir / "thresholds.json", json.dumps({"mode": "per_label", "empty_rule": "top", "thresholds": thresholds, "seed": cfg.seed}))""",
     "05_inference": """import json
 import numpy as np
 import pandas as pd
 from utils import LABELS, load_competition
-from utils.files import write_csv, write_text
-from utils.submission import make_submission, write_submission
+from utils.core.files import write_csv, write_text
+from utils.inference.submission import make_submission, write_submission
 test = load_competition(cfg.data_dir).test
 probs = np.random.default_rng(cfg.seed).uniform(size=(len(test), len(LABELS)))
 write_csv(pd.DataFrame(probs, columns=LABELS), cfg.run_dir / "test_probs.csv")

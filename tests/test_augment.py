@@ -3,14 +3,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils import augment
-from utils.augment import (
-    NeighbourFinder, asr_noise, augment_train, back_translate, generator_for, learn_slip_patterns, replace_synonyms, translate,
+from utils.core.navec import load_navec
+from utils.core.settings import AugmentConfig
+from utils.core.splits import LABELS, read_split
+from utils.core.text import asr_style, load_slips
+from utils.expansion import augment
+from utils.expansion.augment import (
+    NeighbourFinder,
+    asr_noise,
+    augment_train,
+    back_translate,
+    generator_for,
+    learn_slip_patterns,
+    replace_synonyms,
+    translate,
 )
-from utils.config import AugmentConfig
-from utils.data import LABELS, read_split
-from utils.embeddings import load_navec
-from utils.text import asr_style, load_slips
 
 SLIPS = {"будеш": "будешь", "незнаю": "не знаю", "немогу": "не могу", "чо": "что", "гдето": "где то", "както": "как то"}
 

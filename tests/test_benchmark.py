@@ -3,10 +3,10 @@ import os
 
 import pytest
 import yaml
-
 from conftest import SAMPLE_DIR
-from utils.benchmark import main, merge, read_variants
-from utils.data import LABELS
+
+from utils.core.splits import LABELS
+from utils.run.benchmark import main, merge, read_variants
 
 TINY = {"model.navec.hidden_size": 16, "model.navec.ngram_buckets": 2048, "train.epochs": 1, "train.folds": 2,
         "tfidf.weight": 0.5, "tfidf.min_df": 1, "expansion.augment.asr_noise": 0.0}

@@ -2,16 +2,15 @@ import json
 
 import numpy as np
 import pytest
-
-from utils.checkpoint import load_model, load_models, save_model, save_models
-from utils.config import HeadConfig, ModelConfig, NavecConfig, TextConfig
-from utils.data import read_split
-from utils.files import OutputExistsError
-from utils.model import build_model
-from utils.training import predict_probs
-
 from conftest import SAMPLE_DIR
 from tiny_models import build_tiny_bert, tiny_navec_config
+
+from utils.core.files import OutputExistsError
+from utils.core.settings import HeadConfig, ModelConfig, NavecConfig, TextConfig
+from utils.core.splits import read_split
+from utils.training.checkpoint import load_model, load_models, save_model, save_models
+from utils.training.model import build_model
+from utils.training.prediction import predict_probs
 
 
 @pytest.fixture(scope="module")

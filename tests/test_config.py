@@ -1,11 +1,12 @@
-import os
 
 import pytest
 import yaml
-
-from utils.config import ConfigError, RunConfig, find_data_dir, load_config, save_config, start_run
-
 from conftest import HEADER
+
+from utils.core.data_dir import find_data_dir
+from utils.core.run_start import start_run
+from utils.core.settings import ConfigError, RunConfig
+from utils.core.settings_io import load_config, save_config
 
 SPLITS = ("train.csv", "valid.csv", "test_without_answers.csv")
 

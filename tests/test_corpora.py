@@ -4,10 +4,18 @@ import types
 
 import pandas as pd
 import pytest
-
 from conftest import SHARED_DATA
-from utils.corpora import CORPORA, IZARD_LABELS, download_corpus, mapping_table, read_brighter, read_cedr, read_ru_izard
-from utils.data import LABELS, DataError, onehot_to_lists
+
+from utils.core.splits import LABELS, DataError, onehot_to_lists
+from utils.expansion.corpora import (
+    CORPORA,
+    IZARD_LABELS,
+    download_corpus,
+    mapping_table,
+    read_brighter,
+    read_cedr,
+    read_ru_izard,
+)
 
 IZARD_HEADER = "text,neutral,joy,sadness,anger,enthusiasm,surprise,disgust,fear,guilt,shame,split"
 

@@ -1,9 +1,16 @@
 import numpy as np
 import pytest
-
-from utils.data import LABELS, DataError, label_matrix, lists_to_onehot, load_competition, onehot_to_lists, read_split
-
 from conftest import HEADER
+
+from utils.core.splits import (
+    LABELS,
+    DataError,
+    label_matrix,
+    lists_to_onehot,
+    load_competition,
+    onehot_to_lists,
+    read_split,
+)
 
 GOOD = HEADER + "\nПривет всем!,0,0,0,1,0,0,0\n\"Ну, это страшно\",0,0,1,0,1,0,0\n"
 

@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from utils.config import NavecConfig
-from utils.data import read_split
-from utils.dataset import EmotionDataset, LengthBatchSampler, WordTokenizer, split_words, word_ngrams
+from utils.core.settings import NavecConfig
+from utils.core.splits import read_split
+from utils.training.dataset import EmotionDataset, LengthBatchSampler
+from utils.training.word_tokenizer import WordTokenizer, split_words, word_ngrams
 
 SETTINGS = NavecConfig(ngram_min=3, ngram_max=4, ngram_buckets=1000)
 

@@ -9,11 +9,20 @@ import numpy as np
 import pandas as pd
 import papermill
 import pytest
-
 from conftest import HEADER, REPO_ROOT
-from utils.config import RunConfig
-from utils.data import LABELS, TEXT, read_split
-from utils.eda import (
+
+from utils.core.settings import RunConfig
+from utils.core.splits import LABELS, TEXT, read_split
+from utils.eda.plots import (
+    plot_alphabet,
+    plot_combined_emotions,
+    plot_histogram,
+    plot_lengths,
+    plot_lengths_by_label,
+    plot_top_words,
+    save_and_show,
+)
+from utils.eda.statistics import (
     NORMALISED,
     alphabet_by_class,
     alphabet_differences,
@@ -34,15 +43,6 @@ from utils.eda import (
     text_lengths,
     top_words,
     write_summary,
-)
-from utils.eda_plots import (
-    plot_alphabet,
-    plot_combined_emotions,
-    plot_histogram,
-    plot_lengths,
-    plot_lengths_by_label,
-    plot_top_words,
-    save_and_show,
 )
 
 
@@ -242,7 +242,7 @@ def test_notebook_runs_on_the_sample_and_writes_figures_and_summary(sample_dir, 
 
 
 def test_the_real_test_split_lacks_capitals_and_punctuation(competition_dir):
-    from utils.data import load_competition
+    from utils.core.splits import load_competition
 
     competition = load_competition(competition_dir)
     splits = {"train": competition.train, "valid": competition.valid, "test": competition.test}

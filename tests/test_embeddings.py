@@ -1,4 +1,4 @@
-from utils.embeddings import load_navec, oov_rate
+from utils.core.navec import load_navec, oov_rate
 
 
 def test_navec_loads_offline_with_russian_words():

@@ -1,4 +1,8 @@
-from utils.environment import install_missing, missing_requirements, read_requirements
+from utils.core.environment import (
+    install_missing,
+    missing_requirements,
+    read_requirements,
+)
 
 
 def test_reads_names_and_lines(write_file):

@@ -6,12 +6,18 @@ import numpy as np
 import pandas as pd
 import papermill
 import pytest
-
 from conftest import REPO_ROOT, SHARED_DATA
-from utils.config import ConfigError, load_config, start_run
-from utils.corpora import IZARD_LABELS
-from utils.data import LABELS, read_split
-from utils.expansion import build_expanded_train, cap_rows, label_table, write_expansion
+
+from utils.core.run_start import start_run
+from utils.core.settings import ConfigError
+from utils.core.splits import LABELS, read_split
+from utils.expansion.build import (
+    build_expanded_train,
+    cap_rows,
+    label_table,
+    write_expansion,
+)
+from utils.expansion.corpora import IZARD_LABELS
 
 LEAK = "Мне так страшно оставаться одной дома по ночам, вдруг кто-нибудь залезет!"  # reworded test text
 TRAIN_TEXT = "Фу, какая мерзкая погода сегодня."

@@ -1,19 +1,19 @@
-import dataclasses
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
-
 from tiny_models import tiny_navec_config
-from utils.checkpoint import save_model
-from utils.config import RunConfig, TextConfig
-from utils.data import LABELS, load_competition
-from utils.inference import Predictor, predict_test
-from utils.model import build_model
-from utils.predict import main as predict_main
-from utils.submission import check_submission
-from utils.thresholds import ThresholdChoice
+
+from utils.core.settings import RunConfig, TextConfig
+from utils.core.splits import LABELS, load_competition
+from utils.inference.cli import main as predict_main
+from utils.inference.notebook import predict_test
+from utils.inference.predictor import Predictor
+from utils.inference.submission import check_submission
+from utils.thresholds.search import ThresholdChoice
+from utils.training.checkpoint import save_model
+from utils.training.model import build_model
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +50,9 @@ def copy_of_model(finished_run, run_dir):
 
 
 def test_predictor_blends_in_the_tfidf_member_with_its_weight(finished_run, tmp_path):
-    from utils.config import TfidfConfig
-    from utils.data import label_matrix
-    from utils.linear import TfidfClassifier
+    from utils.core.settings import TfidfConfig
+    from utils.core.splits import label_matrix
+    from utils.training.tfidf import TfidfClassifier
 
     run_dir = copy_of_model(finished_run, tmp_path / "blend")
     data = load_competition(finished_run.data_dir)

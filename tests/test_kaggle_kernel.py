@@ -10,12 +10,19 @@ import nbformat
 import papermill
 import pytest
 import yaml
-
 from conftest import REPO_ROOT, SAMPLE_DIR
 from standin_notebooks import MISSING_NOTEBOOKS, write_standins
-from utils import kaggle_kernel
-from utils.kaggle_kernel import build_kernel, main, metadata_problems, push_kernel, read_metadata, run_kernel
-from utils.submission import check_submission
+
+from utils.inference.submission import check_submission
+from utils.run import kaggle_kernel
+from utils.run.kaggle_kernel import (
+    build_kernel,
+    main,
+    metadata_problems,
+    push_kernel,
+    read_metadata,
+    run_kernel,
+)
 
 GOOD = read_metadata(REPO_ROOT / "kernel-metadata.json")
 
@@ -80,7 +87,7 @@ def test_the_built_kernel_holds_the_kit_its_settings_and_valid_metadata(tmp_path
     assert notebook.cells[1].metadata["tags"] == ["parameters"]
     assert "model.backbone=ai-forever/ruRoberta-large" in notebook.cells[1].source
     files = packed_files(notebook)
-    expected = {"utils/__init__.py", "utils/pipeline.py", "utils/config.py", "utils/resources/asr_slips.csv", "requirements.txt",
+    expected = {"utils/__init__.py", "utils/pipeline.py", "utils/core/settings.py", "utils/core/resources/asr_slips.csv", "requirements.txt",
                 "data/synthetic/rare_labels.csv", *(f"notebooks/{path.name}" for path in standins.iterdir())}
     assert expected <= set(files)
     assert not any("__pycache__" in name or name.startswith("tests/") for name in files)

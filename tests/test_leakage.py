@@ -4,9 +4,16 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import SHARED_DATA
-from utils.leakage import KEPT, ReferenceSet, find_leaks, matching_form, nearest_matches, ngram_sets
+
+from utils.expansion.leakage import (
+    KEPT,
+    ReferenceSet,
+    find_leaks,
+    matching_form,
+    nearest_matches,
+    ngram_sets,
+)
 
 VALID_TEST = [
     "привет имя как дела",  # the test's ASR style

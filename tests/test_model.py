@@ -1,13 +1,17 @@
 import pytest
 import torch
-
-from utils.backbones import check_pooling
-from utils.config import ConfigError, HeadConfig, ModelConfig, NavecConfig
-from utils.data import read_split
-from utils.model import build_head, build_model
-
 from conftest import SAMPLE_DIR
 from tiny_models import build_tiny_bert, tiny_navec_config
+
+from utils.core.settings import (
+    ConfigError,
+    HeadConfig,
+    ModelConfig,
+    NavecConfig,
+    check_pooling,
+)
+from utils.core.splits import read_split
+from utils.training.model import build_head, build_model
 
 
 @pytest.fixture(scope="module")
@@ -73,16 +77,16 @@ def test_padding_does_not_change_a_text_s_features(texts):
     assert torch.allclose(alone[0], with_longer[0], atol=1e-6)
 
 
-@pytest.mark.parametrize("head, message", [
-    (HeadConfig(layers=9), r"model\.head\.layers = 9 is out of range; accepted: 0 to 8"),
-    (HeadConfig(activation="swish"), r"model\.head\.activation 'swish' is unknown; accepted: \['gelu', 'leaky_relu', 'relu', 'silu', 'tanh'\]"),
-    (HeadConfig(norm="group"), r"model\.head\.norm 'group' is unknown; accepted: \['none', 'batch', 'layer'\]"),
-    (HeadConfig(dropout=1.0), r"model\.head\.dropout = 1\.0 is out of range"),
-    (HeadConfig(hidden_size=0), r"model\.head\.hidden_size = 0 is out of range"),
+@pytest.mark.parametrize("changes, message", [
+    ({"layers": 9}, r"model\.head\.layers = 9 is out of range; accepted: 0 to 8"),
+    ({"activation": "swish"}, r"model\.head\.activation 'swish' is unknown; accepted: \['gelu', 'leaky_relu', 'relu', 'silu', 'tanh'\]"),
+    ({"norm": "group"}, r"model\.head\.norm 'group' is unknown; accepted: \['none', 'batch', 'layer'\]"),
+    ({"dropout": 1.0}, r"model\.head\.dropout = 1\.0 is out of range"),
+    ({"hidden_size": 0}, r"model\.head\.hidden_size = 0 is out of range"),
 ])
-def test_bad_head_settings_are_named(head, message):
+def test_bad_head_settings_are_named(changes, message):
     with pytest.raises(ConfigError, match=message):
-        build_head(16, head)
+        build_head(16, HeadConfig(**changes))
 
 
 def test_bad_backbone_settings_are_named(tmp_path):

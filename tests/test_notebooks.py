@@ -4,7 +4,6 @@ import json
 import nbformat
 import papermill
 import pytest
-
 from conftest import REPO_ROOT
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

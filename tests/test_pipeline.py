@@ -7,12 +7,18 @@ from datetime import datetime
 
 import pytest
 import yaml
-
 from conftest import SAMPLE_DIR
 from standin_notebooks import MISSING_NOTEBOOKS, REAL_NOTEBOOKS, write_standins
-from utils.pipeline import PipelineError, check_new_run, main, new_run_name, select_notebooks, summarize
-from utils.submission import check_submission
 
+from utils.inference.submission import check_submission
+from utils.run.pipeline import (
+    PipelineError,
+    check_new_run,
+    main,
+    new_run_name,
+    select_notebooks,
+    summarize,
+)
 
 
 def run_main(args):
@@ -119,12 +125,12 @@ def test_from_and_only_need_an_existing_run(standins, tmp_path):
 def test_a_failing_cell_stops_the_run_and_is_reported(finished_run, standins, tmp_path):
     run_dir = copy_run(finished_run, tmp_path)
     later = (run_dir / "notebooks" / "04_threshold_search.ipynb").read_bytes()
-    args = ["--notebooks", str(standins), "-p", f"runs_dir={tmp_path / 'runs'}", "--run", "full", "--from", "03", "-p", "train.epochs=0"]
+    args = ["--notebooks", str(standins), "-p", f"runs_dir={tmp_path / 'runs'}", "--run", "full", "--from", "03", "-p", "train.epochs=99"]
     code, _, err = run_main(args)
     assert code == 1
     executed = run_dir / "notebooks" / "03_training.ipynb"
     assert "FAILED: 03_training.ipynb, cell In [5] (cell 6 of the executed notebook)" in err
-    assert "ValueError: train.epochs must be at least 1, got 0" in err
+    assert "ValueError: the stand-in trains at most 50 epochs, got 99" in err
     assert f"traceback: {executed}" in err and "ValueError" in executed.read_text()
     assert (run_dir / "notebooks" / "04_threshold_search.ipynb").read_bytes() == later, "the run stops at the failure"
     record = read_json(run_dir / "pipeline.json")

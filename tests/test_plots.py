@@ -4,7 +4,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.font_manager import FontProperties, findfont
 
-from utils.plots import save_figure
+from utils.core.figures import save_figure
 
 
 def test_saves_a_png_with_a_cyrillic_capable_font(tmp_path):

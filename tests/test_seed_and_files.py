@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from utils import seed_everything
-from utils.files import OutputExistsError, atomic_path, write_csv, write_text
+from utils.core.files import OutputExistsError, atomic_path, write_csv, write_text
 
 
 def draws():

@@ -2,9 +2,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from utils.data import LABELS, read_split
-from utils.files import OutputExistsError
-from utils.submission import SubmissionError, check_submission, main, make_submission, submit, write_submission
+from utils.core.files import OutputExistsError
+from utils.core.splits import LABELS, read_split
+from utils.inference.submission import (
+    SubmissionError,
+    check_submission,
+    main,
+    make_submission,
+    submit,
+    write_submission,
+)
 
 
 @pytest.fixture

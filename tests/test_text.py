@@ -1,7 +1,16 @@
 import pytest
 
-from utils.config import TextConfig
-from utils.text import asr_style, demojize_ru, fix_slips, fold_yo, load_slips, make_preprocessor, preprocess_texts, read_slips
+from utils.core.settings import TextConfig
+from utils.core.text import (
+    asr_style,
+    demojize_ru,
+    fix_slips,
+    fold_yo,
+    load_slips,
+    make_preprocessor,
+    preprocess_texts,
+    read_slips,
+)
 
 
 def test_demojize_gives_russian_words_between_spaces():

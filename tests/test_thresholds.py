@@ -5,18 +5,15 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
-from utils.config import ThresholdConfig
-from utils.data import LABELS
-from utils.thresholds import (
-    apply_thresholds,
+from utils.core.decisions import apply_thresholds, grid, search_global, weighted_f1_many
+from utils.core.settings import ThresholdConfig
+from utils.core.splits import LABELS
+from utils.thresholds.curves import plot_threshold_curves
+from utils.thresholds.search import (
+    ThresholdChoice,
     choose_thresholds,
     cross_validated_f1,
-    grid,
-    ThresholdChoice,
-    plot_threshold_curves,
-    search_global,
     search_per_label,
-    weighted_f1_many,
 )
 
 RNG = np.random.default_rng(0)
@@ -96,7 +93,7 @@ def neutral_by_exclusion(n=1500):
 
 
 def test_recalibration_learns_label_exclusion_and_round_trips_through_json():
-    from utils.recalibration import Recalibration
+    from utils.thresholds.recalibration import Recalibration
 
     y, probs = neutral_by_exclusion()
     recalibration = Recalibration.fit(y, probs)
@@ -114,9 +111,9 @@ def test_notebook_04_writes_thresholds_from_valid_probs(tmp_path, sample_dir):
     import json
 
     import papermill
-
     from conftest import REPO_ROOT
-    from utils.data import label_matrix, load_competition
+
+    from utils.core.splits import label_matrix, load_competition
 
     y = label_matrix(load_competition(sample_dir).valid)
     probs = np.clip(0.6 * y + 0.5 * RNG.random(y.shape), 0, 1)

@@ -1,23 +1,29 @@
-import dataclasses
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-
-from utils.checkpoint import load_models
-from utils.config import ConfigError, TrainConfig
-from utils.data import label_matrix, read_split
-from utils.thresholds import read_probs
-from utils.folds import train_on_valid_folds
-from utils.model import build_model
-from utils.seed import seed_everything
-from utils.training import (FocalLoss, fit, make_loss, make_optimizer, make_scheduler, positive_weights, predict_probs,
-                            resolve_runtime, validation)
-
 from conftest import SAMPLE_DIR
 from tiny_models import tiny_navec_config
+
+from utils.core.probs_files import read_probs
+from utils.core.seed import seed_everything
+from utils.core.settings import ConfigError, TrainConfig
+from utils.core.splits import label_matrix, read_split
+from utils.training.checkpoint import load_models
+from utils.training.folds import train_on_valid_folds
+from utils.training.loop import fit
+from utils.training.model import build_model
+from utils.training.optimisation import (
+    FocalLoss,
+    make_loss,
+    make_optimizer,
+    make_scheduler,
+    positive_weights,
+)
+from utils.training.prediction import predict_dataset, predict_probs
+from utils.training.runtime import resolve_runtime
 
 FAST = TrainConfig(epochs=2, batch_size=32, num_threads=1, early_stopping=0)
 
@@ -58,7 +64,7 @@ def test_a_few_steps_lower_the_loss_on_a_tiny_batch(sample):
 def test_fit_logs_each_epoch_and_keeps_the_best_one(sample, capsys):
     model = new_model(sample)
     train_data, valid_data = datasets(model, sample)
-    result = fit(model, train_data, valid_data, dataclasses.replace(FAST, epochs=3), seed=1)
+    result = fit(model, train_data, valid_data, FAST.replace(epochs=3), seed=1)
     printed = capsys.readouterr().out
     assert list(result.history.columns) == ["epoch", "train_loss", "valid_loss", "valid_f1_weighted", "valid_f1_macro", "lr", "rows",
                                             "train_seconds", "seconds"]
@@ -66,7 +72,7 @@ def test_fit_logs_each_epoch_and_keeps_the_best_one(sample, capsys):
     assert (result.history["train_seconds"] < result.history["seconds"]).all()
     assert result.best_epoch == result.history.loc[result.history["valid_f1_weighted"].idxmax(), "epoch"]
     assert "epoch 1/3: train loss" in printed and "valid F1 weighted" in printed and f"Kept epoch {result.best_epoch}" in printed
-    probs, _ = validation(model, valid_data)
+    probs, _ = predict_dataset(model, valid_data)
     assert np.allclose(probs, result.valid_probs, atol=1e-6), "the model left behind is the kept epoch's"
     assert result.history["train_loss"].iloc[-1] < result.history["train_loss"].iloc[0]
 
@@ -74,7 +80,7 @@ def test_fit_logs_each_epoch_and_keeps_the_best_one(sample, capsys):
 def test_early_stopping_stops_when_valid_f1_stalls(sample, capsys):
     model = new_model(sample)
     train_data, valid_data = datasets(model, sample)
-    stalled = dataclasses.replace(FAST, epochs=6, early_stopping=2, lr=1e-9, warmup_ratio=0.0)
+    stalled = FAST.replace(epochs=6, early_stopping=2, lr=1e-9, warmup_ratio=0.0)
     result = fit(model, train_data, valid_data, stalled)
     assert len(result.history) == 3 and "Early stop: no better valid weighted F1 for 2 epoch(s)" in capsys.readouterr().out
 
@@ -104,7 +110,7 @@ def test_losses_and_weights():
     assert weights.tolist() == pytest.approx([3, 4, 4, 4, 4, 4, 1])
     assert positive_weights(None, labels) is None and positive_weights([2] * 7, labels).tolist() == [2] * 7
     with pytest.raises(ConfigError, match=r"train\.pos_weight 'heavy' is not accepted; accepted: null, 'balanced' or 7 positive numbers"):
-        positive_weights("heavy", labels)
+        TrainConfig(pos_weight="heavy")
     logits, targets = torch.randn(8, 7), torch.randint(0, 2, (8, 7)).float()
     bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets)
     assert FocalLoss(gamma=0.0)(logits, targets).item() == pytest.approx(bce.item())
@@ -166,7 +172,7 @@ def test_accumulation_takes_one_optimizer_step_per_group_of_batches(sample):
 
     torch.optim.AdamW.step = counting_step
     try:
-        fit(model, train_data, valid_data, dataclasses.replace(FAST, epochs=1, batch_size=50, accumulation_steps=3))
+        fit(model, train_data, valid_data, FAST.replace(epochs=1, batch_size=50, accumulation_steps=3))
     finally:
         torch.optim.AdamW.step = original
     assert len(steps) == -(-len(train_data) // 150)
@@ -175,17 +181,21 @@ def test_accumulation_takes_one_optimizer_step_per_group_of_batches(sample):
 def test_k_fold_over_valid_predicts_every_valid_row_out_of_fold(sample):
     model = new_model(sample)
     train_data, valid_data = datasets(model, sample)
-    result = train_on_valid_folds(model, train_data, valid_data, dataclasses.replace(FAST, epochs=1, folds=3), seed=2)
+    result = train_on_valid_folds(model, train_data, valid_data, FAST.replace(epochs=1, folds=3), seed=2)
     assert len(result.models) == 3 and len({id(m) for m in result.models}) == 3
     assert result.oof_probs.shape == (len(valid_data), 7) and (result.oof_probs.sum(axis=1) > 0).all()
     assert result.history["fold"].tolist() == [0, 1, 2]
-    held_out_twice = sum(np.allclose(validation(m, valid_data)[0], result.oof_probs, atol=1e-6) for m in result.models)
+    held_out_twice = sum(np.allclose(predict_dataset(m, valid_data)[0], result.oof_probs, atol=1e-6) for m in result.models)
     assert held_out_twice == 0, "each row's probability comes from the one model that did not train on it"
 
 
 def run_training_products(tmp_path, name, overrides):
-    from utils.config import start_run
-    from utils.experiment import load_training_data, train_model, write_training_report
+    from utils.core.run_start import start_run
+    from utils.training.notebook import (
+        load_training_data,
+        train_model,
+        write_training_report,
+    )
 
     config = start_run(overrides={"runs_dir": str(tmp_path), "train.num_threads": 1, **overrides}, data_dir=SAMPLE_DIR, run_name=name)
     data = load_training_data(config)
@@ -222,7 +232,6 @@ def test_k_fold_run_saves_fold_models_and_out_of_fold_probabilities(tmp_path):
 def test_training_notebook_runs_under_papermill(tmp_path, backbone):
     import nbformat
     import papermill
-
     from conftest import REPO_ROOT
     from tiny_models import build_tiny_bert
 
@@ -245,7 +254,7 @@ def test_training_notebook_runs_under_papermill(tmp_path, backbone):
 def test_tfidf_member_is_trained_on_the_same_folds_and_blended(tmp_path):
     overrides = {"model.navec.hidden_size": 16, "train.epochs": 1, "train.folds": 2, "tfidf.weight": 0.4, "tfidf.min_df": 1}
     run_dir, metrics = run_training_products(tmp_path, "blend", overrides)
-    from utils.linear import TfidfClassifier
+    from utils.training.tfidf import TfidfClassifier
 
     assert TfidfClassifier.load(run_dir / "tfidf").coef.shape[:2] == (2, 7)  # one set of regressions per fold
     assert set(metrics["members"]) == {"neural", "tfidf"} and metrics["tfidf_weight"] == 0.4
@@ -253,9 +262,9 @@ def test_tfidf_member_is_trained_on_the_same_folds_and_blended(tmp_path):
 
 
 def test_score_as_test_predicts_held_out_valid_rows_written_as_the_test(tmp_path):
-    from utils.folds import valid_folds
-    from utils.linear import TfidfClassifier
-    from utils.text import asr_style
+    from utils.core.text import asr_style
+    from utils.training.folds import valid_folds
+    from utils.training.tfidf import TfidfClassifier
 
     overrides = {"model.navec.hidden_size": 16, "train.epochs": 1, "train.folds": 2, "tfidf.weight": 0.5, "tfidf.min_df": 1,
                  "text.asr_style": False, "train.score_as_test": True}

@@ -9,7 +9,15 @@ SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 def build_tiny_bert(folder: Path, texts: list[str]) -> Path:
     """Train a 400-word WordPiece tokenizer on `texts`, pair it with a 2-layer BERT of width 32, save both to `folder`."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import (
+        Tokenizer,
+        decoders,
+        models,
+        normalizers,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
@@ -31,7 +39,7 @@ def build_tiny_bert(folder: Path, texts: list[str]) -> Path:
 
 def tiny_navec_config(**changes):
     """A small offline model: quick to train on the sample in tests."""
-    from utils.config import HeadConfig, ModelConfig, NavecConfig
+    from utils.core.settings import HeadConfig, ModelConfig, NavecConfig
 
     small = {"navec": NavecConfig(hidden_size=16, ngram_dim=8, ngram_buckets=1024), "head": HeadConfig(hidden_size=16)}
     return ModelConfig(**{**small, **changes})

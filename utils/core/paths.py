@@ -1,0 +1,11 @@
+"""Where things are: the repository root and the names of the products each notebook writes into runs/<name>/."""
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SAMPLE_DATA_DIR = REPO_ROOT / "data" / "sample"
+
+EXPANDED_TRAIN = "train_expanded.csv"  # 02: train + added rows, with a `source` column
+MODEL_DIR, LINEAR_DIR = "model", "tfidf"  # 03: the neural model(s); the TF-IDF member(s) when tfidf.weight > 0
+VALID_PROBS, METRICS = "valid_probs.csv", "metrics.json"  # 03: held-out probabilities and their scores
+THRESHOLDS = "thresholds.json"  # 04: the decision rule
+TEST_PROBS, INFERENCE_RECORD = "test_probs.csv", "inference.json"  # 05: test probabilities; where the submission went

@@ -1,0 +1,17 @@
+"""Progress bars that read well in Jupyter, a terminal and papermill's logs."""
+from __future__ import annotations
+
+import sys
+import warnings
+
+from tqdm import tqdm
+
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm.auto, imported by transformers; the kit's bars are plain text
+PROGRESS_SECONDS = 5.0  # how often a bar redraws: readable in Jupyter, a terminal and papermill logs
+
+
+def progress(iterable, total: int, desc: str | None):
+    """A plain-text progress bar on stdout (none when `desc` is None): redraws in place in Jupyter and terminals,
+    a few lines under papermill."""
+    return tqdm(iterable, total=total, desc=desc, file=sys.stdout, mininterval=PROGRESS_SECONDS, ncols=100, leave=False,
+                disable=desc is None)

@@ -1,0 +1,24 @@
+"""What every notebook does first: settings, data folder, seeds, params.yaml."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .data_dir import find_data_dir
+from .seed import seed_everything
+from .settings import RunConfig
+from .settings_io import load_config, save_config
+
+
+def start_run(
+    config_file: str | Path | None = None,
+    overrides: dict | list[str] | None = None,
+    data_dir: str | Path | None = None,
+    run_name: str | None = None,
+) -> RunConfig:
+    """Load the settings, find the data, seed everything, write params.yaml."""
+    config = load_config(config_file, overrides)
+    config = config.replace(name=run_name or config.name, data_dir=str(find_data_dir(data_dir or config.data_dir).resolve()))
+    seed_everything(config.seed)
+    save_config(config)
+    print(f"Run '{config.name}': data from {config.data_dir}, products in {config.run_dir}")
+    return config

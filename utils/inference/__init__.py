@@ -1,0 +1,8 @@
+"""Notebook 05 and after: a finished run's predictor, the test's submission, checking and sending it, tagging new texts."""
+from ..core.lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "predictor": ["Predictor"],
+    "notebook": ["predict_test"],
+    "submission": ["check_submission", "write_submission", "make_submission", "submit"],
+})

@@ -1,0 +1,136 @@
+"""The submission file: build it from decisions, check it against the test file, write it safely, submit it."""
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..core.data_dir import COMPETITION_SLUG, find_data_dir
+from ..core.files import atomic_path
+from ..core.splits import LABELS, SPLIT_FILES, TEXT, read_split
+
+CREDENTIALS_HELP = """No Kaggle credentials found. Provide one of:
+  1. kaggle.json: Kaggle > Settings > API > "Create New Token" downloads it; then
+       mkdir -p ~/.kaggle && mv kaggle.json ~/.kaggle/ && chmod 600 ~/.kaggle/kaggle.json
+     (or point KAGGLE_CONFIG_DIR to the folder holding it);
+  2. the variables KAGGLE_USERNAME and KAGGLE_KEY (the two values inside kaggle.json);
+  3. an API token: export KAGGLE_API_TOKEN=... or save it to ~/.kaggle/access_token."""
+FORBIDDEN_HELP = """If Kaggle answered 403 Forbidden: the account has not accepted the competition's rules. Open
+https://www.kaggle.com/competitions/{slug}/rules, press "I Understand and Accept", then submit again."""
+
+
+class SubmissionError(ValueError):
+    """A submission that does not match the test file; the message names the first bad row."""
+
+
+def make_submission(test: pd.DataFrame, decisions: np.ndarray) -> pd.DataFrame:
+    """The test file with its 7 label columns replaced by the 0/1 decisions (same rows, same order)."""
+    decisions = np.asarray(decisions)
+    if decisions.shape != (len(test), len(LABELS)):
+        raise SubmissionError(f"decisions have shape {decisions.shape}; expected ({len(test)}, {len(LABELS)})")
+    submission = pd.DataFrame({TEXT: test[TEXT].to_numpy()})
+    for j, label in enumerate(LABELS):
+        submission[label] = decisions[:, j].astype(np.int64)
+    return submission
+
+
+def check_submission(path: str | Path, test_path: str | Path) -> pd.DataFrame:
+    """Check a submission file against the test file: columns, row count, row order and text, 0/1 values."""
+    path = Path(path)
+    if not path.is_file():
+        raise SubmissionError(f"{path}: file not found")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    expected = [TEXT, *LABELS]
+    if list(frame.columns) != expected:
+        raise SubmissionError(f"{path}, header row: columns are {list(frame.columns)}; expected {expected} in this order")
+    test = read_split(test_path, test=True)
+    if len(frame) != len(test):
+        raise SubmissionError(f"{path}: {len(frame)} rows; the test file {test_path} has {len(test)}")
+    differs = np.flatnonzero(frame[TEXT].to_numpy() != test[TEXT].to_numpy())
+    if len(differs):
+        row = int(differs[0])
+        raise SubmissionError(
+            f"{path}, row {row + 1}, column 'text': {frame[TEXT].iloc[row][:60]!r} differs from the test file's "
+            f"{test[TEXT].iloc[row][:60]!r} (rows must be the test's rows in the test's order)"
+        )
+    for label in LABELS:
+        bad = np.flatnonzero(~frame[label].isin(["0", "1"]).to_numpy())
+        if len(bad):
+            row = int(bad[0])
+            raise SubmissionError(f"{path}, row {row + 1}, column '{label}': expected 0 or 1, got {frame[label].iloc[row]!r}")
+    return frame
+
+
+def write_submission(submission: pd.DataFrame, path: str | Path, test_path: str | Path, overwrite: bool = False) -> Path:
+    """Write a submission atomically, only if it passes check_submission; never replace one silently."""
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        submission.to_csv(tmp, index=False, encoding="utf-8")
+        check_submission(tmp, test_path)
+    return Path(path)
+
+
+def kaggle_credentials() -> str | None:
+    """Where Kaggle credentials come from, or None; never reads out a key."""
+    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
+        return "the KAGGLE_USERNAME and KAGGLE_KEY variables"
+    if os.environ.get("KAGGLE_API_TOKEN"):
+        return "the KAGGLE_API_TOKEN variable"
+    home = Path.home()
+    folders = [Path(os.environ["KAGGLE_CONFIG_DIR"])] if os.environ.get("KAGGLE_CONFIG_DIR") else []
+    folders += [home / ".kaggle", home / ".config" / "kaggle"]
+    for folder in folders:
+        for name in ("kaggle.json", "access_token"):
+            if (folder / name).is_file():
+                mode = stat.S_IMODE((folder / name).stat().st_mode)
+                if name == "kaggle.json" and mode & 0o077:
+                    print(f"Warning: {folder / name} is readable by others (mode {mode:o}); run: chmod 600 {folder / name}")
+                return str(folder / name)
+    return None
+
+
+def submit(path: str | Path, message: str, test_path: str | Path, competition: str = COMPETITION_SLUG, dry_run: bool = False) -> int:
+    """Check the file, then run `kaggle competitions submit`; returns the exit code (non-zero without credentials)."""
+    check_submission(path, test_path)
+    kaggle = [shutil.which("kaggle")] if shutil.which("kaggle") else [sys.executable, "-m", "kaggle"]
+    command = [*kaggle, "competitions", "submit", "-c", competition, "-f", str(path), "-m", message]
+    if dry_run:
+        print("Would run:", shlex.join(command))
+        return 0
+    source = kaggle_credentials()
+    if source is None:
+        print(CREDENTIALS_HELP)
+        return 2
+    print(f"Submitting {path} to {competition} (credentials from {source})")
+    result = subprocess.run(command)
+    if result.returncode != 0:
+        print(FORBIDDEN_HELP.format(slug=competition))
+    return result.returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m utils.submission FILE -m MESSAGE [--dry-run]`: check a submission and send it to Kaggle."""
+    parser = argparse.ArgumentParser(prog="python -m utils.submission", description=main.__doc__)
+    parser.add_argument("file", help="the submission CSV, e.g. submissions/<run>.csv")
+    parser.add_argument("-m", "--message", required=True, help="the submission's description on Kaggle")
+    parser.add_argument("--competition", default=COMPETITION_SLUG)
+    parser.add_argument("--test", help="the test file to check against (default: the discovered data dir's)")
+    parser.add_argument("--dry-run", action="store_true", help="check the file and print the command without running it")
+    args = parser.parse_args(argv)
+    test_path = args.test or find_data_dir() / SPLIT_FILES["test"]
+    try:
+        return submit(args.file, args.message, test_path, args.competition, args.dry_run)
+    except SubmissionError as error:
+        print(f"Not submitted: {error}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,322 @@
+"""Score and time named configurations: each runs the whole pipeline (01 -> 05), then the results table is written.
+
+    python -m utils.benchmark [--data-dir DIR] [--variants FILE] [--only NAME ...] [--out benchmarks/results] [--quiet]
+
+Each variant is a set of overrides from the variants file (benchmarks/variants.yaml). Its run goes to
+runs/benchmark/<name>/ (replaced on every benchmark); results.json keeps earlier variants' entries, so variants
+can be run one at a time, and results.md is rewritten from it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ..core.data_dir import find_data_dir
+from ..core.files import write_text
+from ..core.paths import INFERENCE_RECORD, METRICS, REPO_ROOT, THRESHOLDS, VALID_PROBS
+from ..core.splits import LABELS, SPLIT_FILES, TEXT
+
+VARIANTS_FILE = REPO_ROOT / "benchmarks" / "variants.yaml"
+RESULTS = REPO_ROOT / "benchmarks" / "results"  # results.json and results.md
+RUNS_DIR = "runs/benchmark"
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data" / "cryptonite"
+
+
+@dataclass
+class Variant:
+    """A named configuration: what it tries and its overrides of the defaults."""
+
+    name: str
+    description: str = ""
+    overrides: dict = field(default_factory=dict)
+
+
+def read_variants(path: str | Path) -> list[Variant]:
+    """The variants file: a mapping of name -> {description, overrides}."""
+    path = Path(path)
+    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{path}: expected a mapping of variant name -> {{description, overrides}}")
+    variants = []
+    for name, spec in loaded.items():
+        spec = spec or {}
+        unknown = set(spec) - {"description", "overrides"}
+        if unknown:
+            raise ValueError(f"{path}: variant {name!r} has unknown key(s) {sorted(unknown)}; expected description, overrides")
+        variants.append(Variant(str(name), spec.get("description", ""), dict(spec.get("overrides") or {})))
+    return variants
+
+
+class PeakMemory:
+    """Samples the resident memory of this process and all its children (notebook kernels, workers) in a thread."""
+
+    def __init__(self, interval: float = 0.2):
+        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _total(self) -> int:
+        import psutil
+
+        process = psutil.Process()
+        total = 0
+        for member in [process, *process.children(recursive=True)]:
+            try:
+                total += member.memory_info().rss
+            except psutil.Error:  # a child that ended between listing and reading
+                pass
+        return total
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._total())
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def inference_speed(run_dir: Path, data_dir: Path, repeats: int = 2) -> dict:
+    """Texts per second of the finished run's predictor over the whole test file (models loaded, one warm-up batch)."""
+    from ..core.splits import read_split
+    from ..inference.predictor import Predictor
+
+    texts = read_split(data_dir / SPLIT_FILES["test"], test=True)[TEXT].tolist()
+    began = time.perf_counter()
+    predictor = Predictor.from_run(run_dir)
+    load_seconds = time.perf_counter() - began
+    predictor.probs(texts[:256])
+    seconds = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        predictor.probs(texts)
+        seconds.append(time.perf_counter() - began)
+    best = min(seconds)
+    return {"texts": len(texts), "seconds": round(best, 2), "texts_per_second": round(len(texts) / best), "load_seconds": round(load_seconds, 2)}
+
+
+def training_speed(run_dir: Path) -> float | None:
+    """Training rows per second of the neural model (all folds and epochs; the scoring passes left out)."""
+    import pandas as pd
+
+    log = run_dir / "training_log.csv"
+    if not log.is_file():
+        return None
+    history = pd.read_csv(log)
+    if not {"rows", "train_seconds"} <= set(history.columns):
+        return None
+    return round(float(history["rows"].sum() / history["train_seconds"].sum()))
+
+
+def decision_scores(run_dir: Path, data_dir: Path) -> dict:
+    """Macro and per-label F1 of the run's decisions on valid (its valid probabilities under its own thresholds)."""
+    from sklearn.metrics import f1_score
+
+    from ..core.probs_files import read_probs
+    from ..core.splits import label_matrix, read_split
+    from ..thresholds.search import load_thresholds
+
+    y = label_matrix(read_split(data_dir / SPLIT_FILES["valid"]))
+    choice = load_thresholds(run_dir / THRESHOLDS)
+    decisions = choice.apply(choice.recalibrated(read_probs(run_dir / VALID_PROBS, len(y))))
+    per_label = f1_score(y, decisions, average=None, zero_division=0)
+    return {"macro_f1": round(float(per_label.mean()), 4), "per_label_f1": dict(zip(LABELS, np.round(per_label, 4).tolist()))}
+
+
+def collect(run_dir: Path, record: dict) -> dict:
+    """A finished run's scores and times from its products."""
+    from .pipeline import read_json
+
+    metrics, chosen = read_json(run_dir / METRICS), read_json(run_dir / THRESHOLDS)
+    table = chosen.get("table", [])
+    by_rule = {}  # the best cross-validated F1 of each kind of rule (over the no-label rules)
+    for row in table:
+        rule = ("recalibrated " if row.get("recalibrate") else "") + row["mode"]
+        by_rule[rule] = max(by_rule.get(rule, 0.0), row["cv_f1"])
+    steps = {name: step.get("seconds") for name, step in record.get("notebooks", {}).items()}
+    return {
+        "status": record.get("status"),
+        "rows_trained": metrics.get("train_rows"),
+        "mode": metrics.get("mode"),
+        "models": metrics.get("models"),
+        "cv_weighted_f1": chosen.get("cv_f1"),
+        "threshold_mode": chosen.get("mode"),
+        "recalibrated": bool(chosen.get("recalibration")),
+        "empty_rule": chosen.get("empty_rule"),
+        "cv_weighted_f1_by_rule": by_rule,
+        "oof_weighted_f1_best_single": metrics.get("weighted_f1_at_best_single_threshold"),
+        "members": {name: scores.get("weighted_f1_at_best_single_threshold") for name, scores in metrics.get("members", {}).items()},
+        "step_seconds": steps,
+        "total_seconds": round(sum(value or 0 for value in steps.values()), 1),
+        "train_rows_per_second": training_speed(run_dir),
+        "submission_rows_per_label": read_json(run_dir / INFERENCE_RECORD).get("predicted_per_label"),
+    }
+
+
+def run_variant(variant: Variant, data_dir: Path, runs_dir: str = RUNS_DIR, quiet: bool = False) -> dict:
+    """The whole pipeline for one variant into <runs_dir>/<name>/ (replaced if there), measured."""
+    from .pipeline import plan_run, run_pipeline
+
+    overrides = {**variant.overrides, "runs_dir": runs_dir}
+    plan = plan_run(None, overrides, data_dir, variant.name, force=True)
+    print(f"=== benchmark variant '{variant.name}': {variant.description or 'the defaults'} ===", flush=True)
+    with PeakMemory() as memory:
+        began = time.perf_counter()
+        record = run_pipeline(plan, log_output=not quiet)
+        wall = time.perf_counter() - began
+    result = {"name": variant.name, "description": variant.description, "overrides": variant.overrides,
+              **collect(plan.config.run_dir, record), "wall_seconds": round(wall, 1), "peak_rss_mb": round(memory.peak / 2**20)}
+    if record.get("status") == "finished":
+        result.update(decision_scores(plan.config.run_dir, data_dir), inference=inference_speed(plan.config.run_dir, data_dir))
+    return result
+
+
+def machine() -> dict:
+    """What the times were measured on."""
+    import torch
+
+    cpu = platform.processor()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu or "unknown", "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+            "system": platform.platform()}
+
+
+def _cell(value, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+RULES = ("global", "per_label", "recalibrated global", "recalibrated per_label")
+
+
+def rule_name(entry: dict) -> str:
+    """The chosen decision rule in a few words."""
+    mode = "per-label thresholds" if entry.get("threshold_mode") == "per_label" else "one threshold"
+    return f"{'recalibrated, ' if entry.get('recalibrated') else ''}{mode}, no-label rule '{entry.get('empty_rule')}'"
+
+
+def results_markdown(results: dict) -> str:
+    """results.md: the machine, then one table of scores and speed, then per-label F1 and time per notebook."""
+    variants = results["variants"]
+    default = next((v for v in variants if v["name"] == "default"), None)
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `python -m utils.benchmark` on {results['date']}; data: `{results['data_dir']}`.",
+        f"Machine: {results['machine']['cpu']}, {results['machine']['cores']} cores; Python {results['machine']['python']}, "
+        f"torch {results['machine']['torch']}. Absolute times vary between machines.",
+        "",
+        "CV F1: weighted F1 on valid, cross-validated over the threshold choice (out-of-fold probabilities in k-fold mode; "
+        "thresholds tuned on 4/5 of valid, scored on the other 1/5). Δ: against `default`. "
+        "Time: the whole pipeline (notebooks 01 -> 05 under papermill). Memory: peak resident memory of the pipeline "
+        "with its kernels and workers (sampled every 0.2 s).",
+        "",
+        "| variant | what it tries | rows trained | CV F1 | Δ | decision rule | CV F1 by rule: global / per-label / recal. global / "
+        "recal. per-label | members (best single thr.) | macro F1 | time | train rows/s | infer texts/s | peak memory |",
+        "|---|---|---:|---:|---:|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for v in variants:
+        delta = v["cv_weighted_f1"] - default["cv_weighted_f1"] if default and v.get("cv_weighted_f1") is not None else None
+        members = ", ".join(f"{name} {_cell(score)}" for name, score in (v.get("members") or {}).items()) or "–"
+        rules = v.get("cv_weighted_f1_by_rule") or {}
+        lines.append(
+            f"| {v['name']} | {v['description']} | {_cell(v.get('rows_trained'))} | {_cell(v.get('cv_weighted_f1'))} "
+            f"| {'' if delta is None or v is default else f'{delta:+.4f}'} | {rule_name(v)} "
+            f"| {' / '.join(_cell(rules.get(rule)) for rule in RULES)} | {members} "
+            f"| {_cell(v.get('macro_f1'))} | {v.get('total_seconds', 0) / 60:.1f} min | {_cell(v.get('train_rows_per_second'))} "
+            f"| {_cell((v.get('inference') or {}).get('texts_per_second'))} | {v.get('peak_rss_mb')} MB |"
+        )
+    lines += ["", "## F1 per label", "", "Each run's decisions on valid: its out-of-fold probabilities under its chosen thresholds (tuned on these "
+              "same rows, so a little optimistic; the CV F1 above is the honest estimate). Macro F1 above is their mean.", "",
+              "| variant | " + " | ".join(LABELS) + " |", "|---|" + "---:|" * len(LABELS)]
+    for v in variants:
+        scores = v.get("per_label_f1") or {}
+        lines.append(f"| {v['name']} | " + " | ".join(_cell(scores.get(label), 3) for label in LABELS) + " |")
+    steps = sorted({step for v in variants for step in (v.get("step_seconds") or {})})
+    lines += ["", "## Seconds per notebook", "", "| variant | " + " | ".join(steps) + " | total |", "|---|" + "---:|" * (len(steps) + 1)]
+    for v in variants:
+        seconds = v.get("step_seconds") or {}
+        lines.append(f"| {v['name']} | " + " | ".join(_cell(seconds.get(step), 1) for step in steps) + f" | {_cell(v.get('total_seconds'), 1)} |")
+    lines += ["", "## Overrides of each variant", ""]
+    lines += [f"- `{v['name']}`: " + (", ".join(f"`{k}={json.dumps(val, ensure_ascii=False)}`" for k, val in v["overrides"].items()) or "none")
+              for v in variants]
+    return "\n".join(lines) + "\n"
+
+
+def merge(previous: dict, new: list[dict], variants: list[Variant]) -> list[dict]:
+    """Earlier entries replaced by the new ones of the same name, in the variants file's order."""
+    by_name = {entry["name"]: entry for entry in previous.get("variants", [])}
+    by_name.update({entry["name"]: entry for entry in new})
+    order = [variant.name for variant in variants]
+    return sorted(by_name.values(), key=lambda entry: order.index(entry["name"]) if entry["name"] in order else len(order))
+
+
+def write_results(out: Path, results: dict) -> tuple[Path, Path]:
+    """results.json and results.md (each written to a temporary name, then renamed)."""
+    json_path = write_text(out.with_suffix(".json"), json.dumps(results, indent=2, ensure_ascii=False))
+    return json_path, write_text(out.with_suffix(".md"), results_markdown(results))
+
+
+def default_data_dir() -> Path:
+    """../shared/data/cryptonite when present, else the usual discovery (see find_data_dir)."""
+    from ..core.data_dir import holds_competition_files
+
+    return SHARED_DATA if holds_competition_files(SHARED_DATA) else find_data_dir()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit status: 0 every variant finished, 1 one failed, 2 bad arguments."""
+    parser = argparse.ArgumentParser(prog="python -m utils.benchmark", description="Run named configurations through the pipeline; write results.md/json.")
+    parser.add_argument("--data-dir", help="the competition files (default: ../shared/data/cryptonite when present)")
+    parser.add_argument("--variants", default=str(VARIANTS_FILE), help="YAML of name -> {description, overrides}")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these variants (the others' results are kept)")
+    parser.add_argument("--out", default=str(RESULTS), help="results path without suffix (.json and .md are written)")
+    parser.add_argument("--runs-dir", default=RUNS_DIR, help=f"where the variants' runs go (default {RUNS_DIR}; each is replaced)")
+    parser.add_argument("--quiet", action="store_true", help="hide the notebooks' cell output")
+    args = parser.parse_args(argv)
+    variants = read_variants(args.variants)
+    names = [variant.name for variant in variants]
+    unknown = sorted(set(args.only or []) - set(names))
+    if unknown:
+        print(f"Not started: unknown variant(s) {unknown}; {args.variants} defines {names}", file=sys.stderr)
+        return 2
+    data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
+    out = Path(args.out)
+    from .pipeline import read_json
+
+    previous = read_json(out.with_suffix(".json"))
+    if previous and previous.get("data_dir") != str(data_dir.resolve()):
+        previous = {}  # results of other data are not mixed in
+    new = []
+    for variant in variants:
+        if args.only and variant.name not in args.only:
+            continue
+        new.append(run_variant(variant, data_dir, args.runs_dir, args.quiet))
+        results = {"date": datetime.now().isoformat(timespec="minutes"), "data_dir": str(data_dir.resolve()), "machine": machine(),
+                   "variants": merge(previous, new, variants)}
+        for path in write_results(out, results):  # after every variant: a later failure loses nothing
+            print(f"written {path}")
+    return 0 if all(entry["status"] == "finished" for entry in new) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,14 @@
+"""Notebook 03: tokenisers and datasets, the two backbones behind `Model`, the fit loop, k folds, the TF-IDF member."""
+from ..core.lazy import lazy_exports
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    "model": ["Model", "build_model"],
+    "dataset": ["EmotionDataset"],
+    "loop": ["train_epoch", "fit"],
+    "prediction": ["predict_dataset", "predict_probs"],
+    "folds": ["train_on_valid_folds"],
+    "checkpoint": ["save_model", "load_model", "load_models"],
+    "tfidf": ["TfidfClassifier"],
+    "scores": ["score_probs", "per_label_table"],
+    "notebook": ["load_training_data", "train_model", "write_training_report"],
+})

@@ -1,0 +1,129 @@
+"""Notebook 03 as three calls: load the training data, train one model (or the k-fold models), write the products."""
+from __future__ import annotations
+
+import multiprocessing
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..core.figures import save_figure
+from ..core.files import write_csv
+from ..core.paths import EXPANDED_TRAIN, LINEAR_DIR, METRICS, MODEL_DIR, VALID_PROBS
+from ..core.probs_files import write_probs
+from ..core.settings import RunConfig
+from ..core.splits import SOURCE, SPLIT_FILES, TEXT, label_matrix, read_split
+from ..core.text import asr_style
+from .checkpoint import save_models
+from .folds import train_on_valid_folds, valid_folds
+from .loop import fit
+from .model import Model, build_model
+from .report import plot_history, write_metrics
+from .scores import score_probs
+from .tfidf import train_and_save_linear_member
+
+
+@dataclass
+class TrainingData:
+    """Labelled train and valid frames, the test texts (for the vocabulary only) and where train came from."""
+
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test_texts: list[str]
+    train_file: Path
+
+
+def load_training_data(config: RunConfig) -> TrainingData:
+    """runs/<name>/train_expanded.csv when notebook 02 wrote it, else the data folder's train.csv; valid and test too."""
+    data_dir = Path(config.data_dir)
+    expanded = config.run_dir / EXPANDED_TRAIN
+    if expanded.is_file():
+        train = read_split(expanded, extra_columns=(SOURCE,))
+    else:
+        print(f"No {expanded} (notebook 02 not run for this run): training on {data_dir / SPLIT_FILES['train']}")
+        train = read_split(data_dir / SPLIT_FILES["train"])
+    valid = read_split(data_dir / SPLIT_FILES["valid"])
+    test = read_split(data_dir / SPLIT_FILES["test"], test=True)
+    data = TrainingData(train, valid, test[TEXT].tolist(), expanded if expanded.is_file() else data_dir / SPLIT_FILES["train"])
+    print(f"train: {len(train)} rows from {data.train_file.name}; valid: {len(valid)} rows; test: {len(test)} texts (vocabulary only)")
+    return data
+
+
+@dataclass
+class TrainingResult:
+    """The trained model(s), valid probabilities (out-of-fold in k-fold mode) and the per-epoch log."""
+
+    models: list[Model]
+    valid_probs: np.ndarray
+    history: pd.DataFrame
+    mode: str  # "train" (one model trained on train) or "folds" (k models over valid, train always in)
+    seconds: float
+    member_probs: dict[str, np.ndarray]  # each ensemble member's valid probabilities, before blending
+
+
+def valid_in_test_style(config: RunConfig, data: TrainingData) -> list[str] | None:
+    """With train.score_as_test, the valid texts written as the test is (held-out rows are scored so); else None."""
+    return [asr_style(text) for text in data.valid[TEXT]] if config.train.score_as_test else None
+
+
+def start_linear_member(config: RunConfig, data: TrainingData, styled: list[str] | None, pool: ProcessPoolExecutor) -> Future:
+    """Train the TF-IDF member in a worker process (it uses the CPU core the neural model leaves idle)."""
+    folds = valid_folds(label_matrix(data.valid), config.train.folds, config.seed) if config.train.folds else None
+    return pool.submit(train_and_save_linear_member, config.run_dir / LINEAR_DIR, config.tfidf, config.text,
+                       data.train[TEXT].tolist(), label_matrix(data.train), data.valid[TEXT].tolist(), label_matrix(data.valid),
+                       data.test_texts, folds, config.tfidf.valid_weight, styled)
+
+
+def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
+    """Build the model from the settings and train it (k-fold over valid when train.folds >= 2); save under model/.
+
+    With tfidf.weight > 0 the TF-IDF member trains at the same time in a worker process and is blended in.
+    """
+    started = time.perf_counter()
+    styled = valid_in_test_style(config, data)
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        linear = start_linear_member(config, data, styled, pool) if config.tfidf.weight > 0 else None
+        vocabulary = [*data.train[TEXT], *data.valid[TEXT], *data.test_texts]
+        model = build_model(config.model, vocabulary, config.text)
+        train_data = model.dataset(data.train[TEXT], label_matrix(data.train))
+        valid_data = model.dataset(data.valid[TEXT], label_matrix(data.valid))
+        scored_data = valid_data if styled is None else model.dataset(styled, label_matrix(data.valid))
+        if config.train.folds:
+            folds = train_on_valid_folds(model, train_data, valid_data, config.train, config.seed, scored_data)
+            models, probs, history, mode = folds.models, folds.oof_probs, folds.history, "folds"
+        else:
+            fitted = fit(model, train_data, scored_data, config.train, config.seed)
+            models, probs, history, mode = [model.cpu()], fitted.valid_probs, fitted.history, "train"
+        save_models(models, config.run_dir / MODEL_DIR)
+        members = {"neural": probs}
+        if linear is not None:
+            print("Waiting for the TF-IDF member ...", flush=True)
+            members["tfidf"] = linear.result()
+            probs = (1 - config.tfidf.weight) * probs + config.tfidf.weight * members["tfidf"]
+    result = TrainingResult(models, probs, history, mode, time.perf_counter() - started, members)
+    print(f"Trained in {result.seconds:.0f} s; saved {len(models)} model(s) to {config.run_dir / MODEL_DIR}"
+          + (f" and the TF-IDF member to {config.run_dir / LINEAR_DIR} (weight {config.tfidf.weight})" if len(members) > 1 else ""))
+    return result
+
+
+def write_training_report(config: RunConfig, data: TrainingData, result: TrainingResult) -> dict:
+    """valid_probs.csv, metrics.json, training_log.csv and training_curves.png in runs/<name>/; returns the metrics."""
+    metrics = score_probs(label_matrix(data.valid), result.valid_probs)
+    metrics.update(mode=result.mode, models=len(result.models), train_rows=len(data.train), train_file=str(data.train_file),
+                   train_seconds=round(result.seconds, 1), backbone=config.model.backbone, tfidf_weight=config.tfidf.weight)
+    if len(result.member_probs) > 1:
+        metrics["members"] = {name: score_probs(label_matrix(data.valid), probs) for name, probs in result.member_probs.items()}
+    run_dir = config.run_dir
+    write_probs(result.valid_probs, run_dir / VALID_PROBS)
+    write_metrics(metrics, run_dir / METRICS)
+    write_csv(result.history, run_dir / "training_log.csv")
+    title = f"{len(result.models)} folds over valid (mean)" if result.mode == "folds" else "Training on train"
+    save_figure(plot_history(result.history, title), run_dir / "training_curves.png")
+    scored = "out-of-fold " if result.mode == "folds" else ""
+    print(f"valid ({scored}{metrics['rows']} rows): weighted F1 {metrics['weighted_f1']:.4f} at 0.5, "
+          f"{metrics['weighted_f1_at_best_single_threshold']:.4f} at the best single threshold "
+          f"{metrics['best_single_threshold']:.2f}; macro F1 {metrics['macro_f1']:.4f}")
+    return metrics

@@ -1,0 +1,61 @@
+"""Probabilities from a model: a dataset's rows in batches sorted by length, or raw texts through one or several models."""
+from __future__ import annotations
+
+import os
+from typing import Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..core.progress import progress
+from ..core.settings import TrainConfig
+from ..core.splits import LABELS
+from .dataset import EmotionDataset, LengthBatchSampler
+from .runtime import autocast, to_device
+
+
+def batches(dataset: EmotionDataset, sampler: LengthBatchSampler) -> Iterator[tuple[list[int], dict]]:
+    """(row indices, padded batch) for each batch the sampler draws."""
+    for indices in sampler:
+        yield indices, dataset.collate([dataset[i] for i in indices])
+
+
+@torch.no_grad()
+def predict_dataset(model: nn.Module, dataset: EmotionDataset, batch_size: int = 256, loss_fn: nn.Module | None = None,
+               config: TrainConfig | None = None, desc: str | None = "predict") -> tuple[np.ndarray, float | None]:
+    """Probabilities (rows in the dataset's order, LABELS columns) and the mean loss when `loss_fn` is given.
+
+    `desc` names the progress bar; None shows none."""
+    config = config or TrainConfig(device=next(model.parameters()).device.type)
+    model.eval()
+    probs = np.zeros((len(dataset), len(LABELS)), dtype=np.float32)
+    total = 0.0
+    sampler = LengthBatchSampler(dataset.lengths, batch_size, shuffle=False)
+    for indices, batch in progress(batches(dataset, sampler), len(sampler), desc):
+        batch = to_device(batch, config.device)
+        with autocast(config):
+            logits = model(batch).float()
+        probs[indices] = torch.sigmoid(logits).cpu().numpy()
+        if loss_fn is not None:
+            total += loss_fn(logits, batch["labels"]).item() * len(indices)
+    return probs, (total / max(len(dataset), 1) if loss_fn is not None else None)
+
+
+def predict_probs(model: nn.Module | Sequence[nn.Module], texts: Sequence[str], batch_size: int = 256,
+                  num_threads: int = 1, progress_bar: bool = False) -> np.ndarray:
+    """Raw texts -> (n, 7) probabilities in input order (preprocessed as the model was trained); several models: their mean.
+
+    Batches are sorted by length; `num_threads` CPU threads (0: all cores); stdout stays clean unless `progress_bar`.
+    """
+    models = [model] if isinstance(model, nn.Module) else list(model)
+    texts = list(texts)
+    torch.set_num_threads(num_threads or os.cpu_count() or 1)
+    desc = "predict" if progress_bar else None
+    datasets, probs = {}, []  # models sharing a tokenizer, preprocessing and length limit (fold models) share one dataset
+    for m in models:
+        key = (id(m.backbone.tokenizer), repr(m.text), m.backbone.max_len)
+        if key not in datasets:
+            datasets[key] = m.dataset(texts)
+        probs.append(predict_dataset(m, datasets[key], batch_size, desc=desc)[0])
+    return np.mean(probs, axis=0)

@@ -39,7 +39,8 @@ from utils.training.report import write_training_report  # noqa: E402
 from utils.training.scores import best_single_threshold  # noqa: E402
 
 SIZES = {  # BertConfig fields of the two sizes timed
-    "rubert-tiny2 size": {"hidden_size": 312, "num_hidden_layers": 3, "num_attention_heads": 12, "intermediate_size": 600, "vocab_size": 83828},
+    "rubert-tiny2 size": {"hidden_size": 312, "num_hidden_layers": 3, "num_attention_heads": 12, "intermediate_size": 600,
+                          "vocab_size": 83828},
     "base size": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072, "vocab_size": 119547},
 }
 

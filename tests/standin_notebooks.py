@@ -34,11 +34,12 @@ write_csv(pd.DataFrame(probs, columns=LABELS), cfg.run_dir / "valid_probs.csv")
 (cfg.run_dir / "model").mkdir(exist_ok=True)
 write_text(cfg.run_dir / "model" / "config.json", json.dumps({"backbone": cfg.model.backbone}))
 write_text(cfg.run_dir / "metrics.json", json.dumps({"weighted_f1": round(float(probs.mean()), 4), "epochs": cfg.train.epochs}))""",
-    "04_threshold_search": """import json
+    "04_threshold_search": ("""import json
 from utils import LABELS
 from utils.core.files import write_text
 thresholds = {label: 0.3 + 0.05 * i for i, label in enumerate(LABELS)}
-write_text(cfg.run_dir / "thresholds.json", json.dumps({"mode": "per_label", "empty_rule": "top", "thresholds": thresholds, "seed": cfg.seed}))""",
+write_text(cfg.run_dir / "thresholds.json", json.dumps({"mode": "per_label", "empty_rule": "top", """
+                            '"thresholds": thresholds, "seed": cfg.seed}))'),
     "05_inference": """import json
 import numpy as np
 import pandas as pd

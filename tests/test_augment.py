@@ -90,8 +90,10 @@ def test_back_translation_without_models_gives_a_notice(train, monkeypatch, caps
     monkeypatch.setattr(augment, "_hub_reachable", lambda timeout=3.0: False)
     assert back_translate(["Привет"], ["Helsinki-NLP/opus-mt-ru-en", "Helsinki-NLP/opus-mt-en-ru"]) is None
     assert "Notice: back-translation skipped, no rows added" in capsys.readouterr().out
-    frames, report = augment_train(train, AugmentConfig(asr_noise=0, back_translation=0.1, back_translation_models=[str(tmp_path / "none")]), 1, {})
-    assert frames == [] and report.set_index("method").loc["back_translation", ["drawn", "added", "note"]].tolist() == [40, 0, "models not available"]
+    frames, report = augment_train(train, AugmentConfig(asr_noise=0, back_translation=0.1,
+                                                        back_translation_models=[str(tmp_path / "none")]), 1, {})
+    assert frames == [] and (report.set_index("method").loc["back_translation", ["drawn", "added", "note"]].tolist()
+                             == [40, 0, "models not available"])
 
 
 class FakeTokenizer:

@@ -96,3 +96,31 @@ def test_start_run_resolves_data_seeds_and_writes_params(tmp_path, sample_dir):
     assert config.data_dir == str(sample_dir.resolve()) and config.name == "nb"
     saved = yaml.safe_load((tmp_path / "nb" / "params.yaml").read_text(encoding="utf-8"))
     assert saved["seed"] == 3 and saved["data_dir"] == str(sample_dir.resolve())
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.epochs=0", r"train\.epochs = 0 is out of range; accepted: 1 or more"),
+    ("model.head.dropout=1.0", r"model\.head\.dropout = 1\.0 is out of range; accepted: 0 <= value < 1"),
+    ("tfidf.weight=1.5", r"tfidf\.weight = 1\.5 is out of range; accepted: a number between 0 and 1"),
+    ("train.optimizer=lion", r"train\.optimizer 'lion' is unknown; accepted: \['adamw', 'adam', 'sgd'\]"),
+    ("train.pos_weight=[1, 2]", r"train\.pos_weight \[1, 2\] is not accepted; accepted: null, 'balanced' or 7 positive numbers"),
+    ("train.batch_size=0", r"train\.batch_size = 0 is out of range; accepted: 1 or more"),
+    ("model.pooling=cls", r"model\.pooling 'cls' is not available for the 'navec' backbone"),
+    ("model.navec.ngram_max=2", r"model\.navec\.ngram_max = 2 is out of range; accepted: 3 to 10"),
+    ("text.slips_file=3", r"setting 'text\.slips_file': expected str, got 3"),
+])
+def test_values_out_of_range_or_unknown_names_are_refused_when_loaded(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(overrides=[override])
+
+
+def test_checked_copies_and_assignments():
+    config = load_config()
+    assert config.train.replace(epochs=3).epochs == 3 and config.train.epochs == 5
+    with pytest.raises(ConfigError, match=r"train\.epochs = -1 is out of range"):
+        config.train.replace(epochs=-1)
+    assert load_config(overrides=["train.pos_weight=[1, 2, 3, 4, 5, 6, 7]"]).train.pos_weight == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    with pytest.raises(ConfigError) as several:
+        load_config(overrides=["train.epochs=0", "text.emoji=1", "text.demo=2"])
+    message = str(several.value)
+    assert "unknown setting(s) ['text.emoji', 'text.demo']" in message and "train.epochs = 0 is out of range" in message

@@ -40,12 +40,14 @@ def test_ru_izard_mapping_and_name_tags(write_file, capsys):
 
 
 def test_cedr_label_lists_and_no_emotion(write_file):
-    path = write_file("cedr.csv", 'text,labels,source\nОй!,[2],lj\nУра и страх,[0 3],twitter\nНовости.,[],lenta\n"Злой, грустный",[4 1],lj\n')
+    path = write_file("cedr.csv", 'text,labels,source\nОй!,[2],lj\nУра и страх,[0 3],twitter\nНовости.,[],lenta\n'
+                                  '"Злой, грустный",[4 1],lj\n')
     assert onehot_to_lists(read_cedr(path)) == [["surprise"], ["fear", "joy"], ["neutral"], ["anger", "sadness"]]
 
 
 def test_brighter_all_zeros_is_neutral(write_file):
-    path = write_file("brighter.csv", "id,text,anger,disgust,fear,joy,sadness,surprise\na,Фу,0,1,0,0,0,0\nb,Текст,0,0,0,0,0,0\nc,Ужас!,1,0,1,0,0,0\n")
+    path = write_file("brighter.csv", "id,text,anger,disgust,fear,joy,sadness,surprise\na,Фу,0,1,0,0,0,0\nb,Текст,0,0,0,0,0,0\n"
+                                      "c,Ужас!,1,0,1,0,0,0\n")
     assert onehot_to_lists(read_brighter(path)) == [["disgust"], ["neutral"], ["anger", "fear"]]
 
 
@@ -90,9 +92,11 @@ def fake_datasets(monkeypatch):
     hub = {
         ("sagteam/cedr_v1", "train"): pd.DataFrame({"text": ["Ура", "Ну"], "labels": [[0, 2], []], "source": ["lj", "lenta"]}),
         ("brighter-dataset/BRIGHTER-emotion-categories", "train"): pd.DataFrame(
-            {"id": ["a"], "text": ["Фу"], "anger": [0], "disgust": [1], "fear": [0], "joy": [0], "sadness": [0], "surprise": [0], "emotions": [["disgust"]]}),
+            {"id": ["a"], "text": ["Фу"], "anger": [0], "disgust": [1], "fear": [0], "joy": [0], "sadness": [0], "surprise": [0],
+             "emotions": [["disgust"]]}),
         ("brighter-dataset/BRIGHTER-emotion-categories", "dev"): pd.DataFrame(
-            {"id": ["b"], "text": ["Ой"], "anger": [0], "disgust": [0], "fear": [0], "joy": [0], "sadness": [0], "surprise": [1], "emotions": [["surprise"]]}),
+            {"id": ["b"], "text": ["Ой"], "anger": [0], "disgust": [0], "fear": [0], "joy": [0], "sadness": [0], "surprise": [1],
+             "emotions": [["surprise"]]}),
     }
     module = types.ModuleType("datasets")
     module.load_dataset = lambda name, configuration, split: types.SimpleNamespace(to_pandas=lambda: hub[(name, split)].copy())

@@ -65,7 +65,7 @@ def test_dataset_preprocesses_tokenises_once_and_pads_per_batch(sample_dir):
     frame = read_split(sample_dir / "train.csv")
     labels = frame.iloc[:, 1:].to_numpy()
     dataset = EmotionDataset(frame.text, labels, make_tokenizer(), max_len=20, preprocess=str.upper)
-    features, target = dataset[0]
+    _features, target = dataset[0]
     assert target.dtype == torch.float32 and target.tolist() == labels[0].tolist()
     assert dataset.lengths.max() <= 20
     shortest = np.argsort(dataset.lengths)[:4]

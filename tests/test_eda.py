@@ -237,7 +237,8 @@ def test_notebook_runs_on_the_sample_and_writes_figures_and_summary(sample_dir, 
                            "text_lengths.png", "lengths_by_label.png", "top_words.png"])
     summary = json.loads((eda_dir / "summary.json").read_text(encoding="utf-8"))
     assert summary["splits"]["valid"]["rows"] == len(read_split(sample_dir / "valid.csv"))
-    shown = [out for cell in nbformat.read(output, as_version=4).cells for out in cell.get("outputs", []) if "image/png" in out.get("data", {})]
+    shown = [out for cell in nbformat.read(output, as_version=4).cells for out in cell.get("outputs", [])
+             if "image/png" in out.get("data", {})]
     assert len(shown) == len(pngs)
 
 

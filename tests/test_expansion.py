@@ -37,9 +37,11 @@ def folders(tmp_path):
     data, external, synthetic = tmp_path / "comp", tmp_path / "external", tmp_path / "synthetic"
     for folder in (data, external, synthetic):
         folder.mkdir()
-    competition_frame([(TRAIN_TEXT, "disgust"), ("Отличный день!", "joy"), ("Просто текст.", "neutral"), ("Грустно мне.", "sadness")]).to_csv(data / "train.csv", index=False)
+    competition_frame([(TRAIN_TEXT, "disgust"), ("Отличный день!", "joy"), ("Просто текст.", "neutral"),
+                       ("Грустно мне.", "sadness")]).to_csv(data / "train.csv", index=False)
     competition_frame([("Какой ужас, я в шоке.", "surprise"), ("Ну и ладно.", "neutral")]).to_csv(data / "valid.csv", index=False)
-    competition_frame([("мне очень страшно оставаться одной дома ночью вдруг кто то залезет",), ("алло здравствуйте",)]).to_csv(data / "test_without_answers.csv", index=False)
+    competition_frame([("мне очень страшно оставаться одной дома ночью вдруг кто то залезет",),
+                       ("алло здравствуйте",)]).to_csv(data / "test_without_answers.csv", index=False)
     izard_frame([
         (LEAK, "fear"),
         ("Боюсь высоты, даже на балкон не выхожу.", "fear"),
@@ -49,15 +51,18 @@ def folders(tmp_path):
         ("Плачу третий день подряд.", "sadness"),
         ("Мерзость, а не сериал.", "disgust", "anger"),
     ]).to_csv(external / "ru_izard_emotions.csv", index=False)
-    pd.DataFrame({"text": ["Страшно идти к зубному.", "Ура, отпуск!", "Новости часа."], "labels": ["[3]", "[0]", "[]"]}).to_csv(external / "cedr_train.csv", index=False)
-    competition_frame([("Боюсь высоты, даже на балкон не выхожу", "fear"), ("Жуткая вонь в подъезде, тошнит.", "disgust")]).to_csv(synthetic / "rare.csv", index=False)
+    pd.DataFrame({"text": ["Страшно идти к зубному.", "Ура, отпуск!", "Новости часа."],
+                  "labels": ["[3]", "[0]", "[]"]}).to_csv(external / "cedr_train.csv", index=False)
+    competition_frame([("Боюсь высоты, даже на балкон не выхожу", "fear"),
+                       ("Жуткая вонь в подъезде, тошнит.", "disgust")]).to_csv(synthetic / "rare.csv", index=False)
     return data, external, synthetic
 
 
 def run_config(folders, tmp_path, **overrides):
     data, external, synthetic = folders
-    settings = {"runs_dir": str(tmp_path / "runs"), "expansion.enabled": True, "expansion.external_dir": str(external), "expansion.synthetic_dir": str(synthetic),
-                "expansion.corpora.cedr": ["fear"], "expansion.augment.asr_noise": 0.5, **overrides}
+    settings = {"runs_dir": str(tmp_path / "runs"), "expansion.enabled": True, "expansion.external_dir": str(external),
+                "expansion.synthetic_dir": str(synthetic), "expansion.corpora.cedr": ["fear"], "expansion.augment.asr_noise": 0.5,
+                **overrides}
     return start_run(None, settings, data, "test")
 
 
@@ -73,7 +78,8 @@ def test_selection_guard_and_report_tables(folders, tmp_path, capsys):
     assert train["text"].iloc[:4].tolist() == read_split(folders[0] / "train.csv")["text"].tolist()
     assert (train["source"].iloc[:4] == "train").all()
     by_source = train.groupby("source")["text"].apply(list)
-    assert by_source["ru_izard"] == ["Боюсь высоты, даже на балкон не выхожу.", "Тоска зелёная весь вечер.", "Плачу третий день подряд.", "Мерзость, а не сериал."]
+    assert by_source["ru_izard"] == ["Боюсь высоты, даже на балкон не выхожу.", "Тоска зелёная весь вечер.", "Плачу третий день подряд.",
+                                     "Мерзость, а не сериал."]
     assert by_source["cedr"] == ["Страшно идти к зубному."]
     assert by_source["rare"] == ["Жуткая вонь в подъезде, тошнит."]
     assert len(by_source["asr_noise"]) == 2
@@ -168,7 +174,8 @@ def test_notebook_on_the_sample(tmp_path):
     assert "Notice: no external corpora folder" in printed
     expanded = read_split(run_dir / "train_expanded.csv", extra_columns=("source",))
     assert set(expanded["source"]) >= {"train", "rare_labels", "asr_noise"}
-    assert {"sources.csv", "labels.csv", "guard.csv", "dropped.csv", "augmentation.csv", "report.json"} <= {p.name for p in (run_dir / "expansion").iterdir()}
+    assert {"sources.csv", "labels.csv", "guard.csv", "dropped.csv", "augmentation.csv",
+            "report.json"} <= {p.name for p in (run_dir / "expansion").iterdir()}
 
 
 @pytest.mark.slow

@@ -56,7 +56,8 @@ def run_in_fake_kaggle(tmp_path, notebooks_dir, monkeypatch, overrides=()):
 def test_the_repositorys_kernel_metadata_is_valid():
     assert metadata_problems(GOOD) == []
     assert GOOD["id"] == "YOUR_KAGGLE_USERNAME/cryptonite-emotion-kit"
-    assert (GOOD["kernel_type"], GOOD["language"], GOOD["is_private"], GOOD["enable_gpu"], GOOD["enable_internet"]) == ("notebook", "python", True, True, True)
+    assert (GOOD["kernel_type"], GOOD["language"], GOOD["is_private"], GOOD["enable_gpu"],
+            GOOD["enable_internet"]) == ("notebook", "python", True, True, True)
     assert GOOD["competition_sources"] == ["cryptonite-hack-sf"]
 
 
@@ -87,8 +88,8 @@ def test_the_built_kernel_holds_the_kit_its_settings_and_valid_metadata(tmp_path
     assert notebook.cells[1].metadata["tags"] == ["parameters"]
     assert "model.backbone=ai-forever/ruRoberta-large" in notebook.cells[1].source
     files = packed_files(notebook)
-    expected = {"utils/__init__.py", "utils/pipeline.py", "utils/core/settings.py", "utils/core/resources/asr_slips.csv", "requirements.txt",
-                "data/synthetic/rare_labels.csv", *(f"notebooks/{path.name}" for path in standins.iterdir())}
+    expected = {"utils/__init__.py", "utils/pipeline.py", "utils/core/settings.py", "utils/core/resources/asr_slips.csv",
+                "requirements.txt", "data/synthetic/rare_labels.csv", *(f"notebooks/{path.name}" for path in standins.iterdir())}
     assert expected <= set(files)
     assert not any("__pycache__" in name or name.startswith("tests/") for name in files)
     again = build_kernel(tmp_path / "b", "someone", notebooks_dir=standins)

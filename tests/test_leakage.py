@@ -33,7 +33,8 @@ def verdicts(candidates, threshold=0.3, train_threshold=0.5):
 
 
 def test_exact_copies_after_asr_normalisation_are_caught():
-    result = verdicts(["Привет, [ИМЯ]! Как дела?", "Это ужасно! Я не могу в это поверить...", "Я обожаю кофе по утрам, особенно с корицей!"])
+    result = verdicts(["Привет, [ИМЯ]! Как дела?", "Это ужасно! Я не могу в это поверить...",
+                       "Я обожаю кофе по утрам, особенно с корицей!"])
     assert result["rule"].tolist() == ["exact copy of valid/test", "exact copy of valid/test", "exact copy of train"]
     assert result["match"].tolist() == [VALID_TEST[0], VALID_TEST[1], TRAIN[0]]
 
@@ -57,14 +58,18 @@ def test_train_has_its_own_threshold_and_repeats_are_dropped():
 
 
 def test_valid_test_rule_comes_before_train():
-    result = find_leaks(["один и тот же текст"], [ReferenceSet("valid/test", ["Один и тот же текст"], 0.3), ReferenceSet("train", ["один и тот же текст"], 0.5)])
+    result = find_leaks(["один и тот же текст"], [ReferenceSet("valid/test", ["Один и тот же текст"], 0.3),
+                                                  ReferenceSet("train", ["один и тот же текст"], 0.5)])
     assert result["rule"].tolist() == ["exact copy of valid/test"]
 
 
 def test_nearest_matches_agrees_with_brute_force():
     rng = np.random.default_rng(0)
     words = ["кот", "кошка", "собака", "дом", "дома", "бежит", "спит", "на", "в", "красный", "дождь", "утро"]
-    make = lambda n: [" ".join(rng.choice(words, size=rng.integers(1, 8))) for _ in range(n)]
+
+    def make(n):
+        return [" ".join(rng.choice(words, size=rng.integers(1, 8))) for _ in range(n)]
+
     candidates, references = make(80), make(60)
     for threshold in (0.3, 0.5, 0.8):
         best, where = nearest_matches(ngram_sets(candidates), ngram_sets(references), threshold, chunk_size=16)
@@ -89,7 +94,8 @@ def test_real_corpora_against_valid_and_test_in_seconds(competition_dir):
     if not all((external / name).is_file() for name in files):
         pytest.skip(f"external corpora not found at {external}")
     candidates = pd.concat([pd.read_csv(external / name, keep_default_na=False)["text"] for name in files]).tolist()
-    references = pd.concat([pd.read_csv(competition_dir / name, keep_default_na=False)["text"] for name in ("valid.csv", "test_without_answers.csv")])
+    references = pd.concat([pd.read_csv(competition_dir / name, keep_default_na=False)["text"]
+                            for name in ("valid.csv", "test_without_answers.csv")])
     start = time.perf_counter()
     result = find_leaks(candidates, [ReferenceSet("valid/test", references.tolist(), 0.3)])
     seconds = time.perf_counter() - start

@@ -90,7 +90,8 @@ def test_bad_head_settings_are_named(changes, message):
 
 
 def test_bad_backbone_settings_are_named(tmp_path):
-    with pytest.raises(ConfigError, match=r"model\.pooling 'cls' is not available for the 'navec' backbone; accepted: \['mean', 'max', 'max_mean'\]"):
+    with pytest.raises(ConfigError, match=r"model\.pooling 'cls' is not available for the 'navec' backbone; "
+                                          r"accepted: \['mean', 'max', 'max_mean'\]"):
         build_model(ModelConfig(pooling="cls"), ["кот"])
     with pytest.raises(ConfigError, match=r"model\.navec\.hidden_size = 0 is out of range; accepted: 1 to 4096"):
         build_model(ModelConfig(navec=NavecConfig(hidden_size=0)), ["кот"])

@@ -26,10 +26,9 @@ def test_seed_everything_repeats_every_generator():
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path):
     target = write_text(tmp_path / "out.txt", "old")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half", encoding="utf-8")
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half", encoding="utf-8")
+        raise RuntimeError("boom")
     assert target.read_text(encoding="utf-8") == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
 

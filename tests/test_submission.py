@@ -49,7 +49,8 @@ def test_a_good_submission_passes_and_keeps_the_decisions(good, test_path, tmp_p
         (lambda f: f.drop(columns=["fear"]), r"header row: columns are .*; expected .* in this order"),
         (lambda f: f[["text", *reversed(LABELS)]], r"header row: columns are"),
         (lambda f: f.assign(anger=[2] + [0] * (len(f) - 1)), r"row 1, column 'anger': expected 0 or 1, got '2'"),
-        (lambda f: f.assign(sadness=pd.array([0, 0, None] + [0] * (len(f) - 3), dtype="Int64")), r"row 3, column 'sadness': expected 0 or 1, got ''"),
+        (lambda f: f.assign(sadness=pd.array([0, 0, None] + [0] * (len(f) - 3), dtype="Int64")),
+         r"row 3, column 'sadness': expected 0 or 1, got ''"),
     ],
     ids=["row-count", "reordered", "missing-column", "column-order", "value-2", "nan"],
 )

@@ -69,7 +69,8 @@ def test_choice_takes_a_richer_rule_only_when_it_gains_enough(tmp_path):
     y, probs = separable()
     choice = choose_thresholds(y, probs, ThresholdConfig(bootstrap=50))
     assert choice.mode == "per_label" and choice.recalibration is None and choice.cv_f1 > 0.97
-    assert [(row["mode"], row["recalibrate"]) for row in choice.table[::3]] == [("global", False), ("per_label", False), ("global", True), ("per_label", True)]
+    assert [(row["mode"], row["recalibrate"]) for row in choice.table[::3]] == [("global", False), ("per_label", False), ("global", True),
+                                                                                 ("per_label", True)]
     assert [c["used"] for c in choice.comparisons] == [True, False, False]
     assert choice.comparisons[0]["gain"] > 2 * choice.comparisons[0]["se"] > 0
     assert list(choice.thresholds) == LABELS

@@ -244,7 +244,8 @@ def test_training_notebook_runs_under_papermill(tmp_path, backbone):
                                parameters={"data_dir": str(SAMPLE_DIR), "run_name": "nb", "overrides": overrides},
                                kernel_name="python3", progress_bar=False)
     run_dir = tmp_path / "nb"
-    assert {"valid_probs.csv", "metrics.json", "training_log.csv", "training_curves.png", "params.yaml"} <= {p.name for p in run_dir.iterdir()}
+    assert {"valid_probs.csv", "metrics.json", "training_log.csv", "training_curves.png",
+            "params.yaml"} <= {p.name for p in run_dir.iterdir()}
     assert json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["backbone"] == overrides.get("model.backbone", "navec")
     printed = "".join(o.get("text", "") for cell in nbformat.read(output, as_version=4).cells for o in cell.get("outputs", []))
     assert "epoch 2/2: train loss" in printed and "valid F1 weighted" in printed

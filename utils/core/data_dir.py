@@ -36,7 +36,7 @@ def find_data_dir(explicit: str | Path | None = None, kaggle_input: Path = KAGGL
             if missing:
                 raise FileNotFoundError(f"{folder} ({source}) lacks the competition file(s) {missing}")
             return folder
-    candidates = _kaggle_candidates(kaggle_input) + [Path.cwd() / "data", REPO_ROOT / "data"]
+    candidates = [*_kaggle_candidates(kaggle_input), Path.cwd() / "data", REPO_ROOT / "data"]
     for folder in candidates:
         if holds_competition_files(folder):
             return folder

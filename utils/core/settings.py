@@ -85,7 +85,7 @@ def describe_errors(error: ValidationError, model: type[BaseModel], prefix: str 
         if item["type"] == "extra_forbidden":
             inner, _, holder, _ = _field_at(model, item["loc"][:-1])
             section = ".".join(part for part in (prefix.rstrip("."), inner) if part)
-            named, known = unknown.setdefault(section, ([], sorted(f"{section}.{name}".lstrip(".") for name in holder.model_fields)))
+            named = unknown.setdefault(section, ([], sorted(f"{section}.{name}".lstrip(".") for name in holder.model_fields)))[0]
             named.append(f"{section}.{item['loc'][-1]}".lstrip("."))
         elif (sentence := describe_error(item, model, prefix)) not in sentences:
             sentences.append(sentence)
@@ -104,7 +104,7 @@ class Settings(BaseModel):
         except ValidationError as error:
             raise ConfigError(describe_errors(error, type(self), f"{self.section}." if self.section else "")) from None
 
-    def replace(self, **changes) -> "Settings":
+    def replace(self, **changes) -> Settings:
         """A checked copy with some fields changed."""
         return type(self)(**{**dict(self), **changes})
 
@@ -171,7 +171,7 @@ class NavecConfig(Settings):
     dropout: Dropout = 0.25  # dropout on the word vectors (whole dimensions) and between GRU layers
 
     @model_validator(mode="after")
-    def _ngram_range(self) -> "NavecConfig":
+    def _ngram_range(self) -> NavecConfig:
         if self.ngram_max < self.ngram_min:
             raise ValueError(f"model.navec.ngram_max = {self.ngram_max} is out of range; accepted: {self.ngram_min} to 10")
         return self
@@ -195,7 +195,7 @@ class ModelConfig(Settings):
     navec: NavecConfig = Field(default_factory=NavecConfig)
 
     @model_validator(mode="after")
-    def _pooling_fits_backbone(self) -> "ModelConfig":
+    def _pooling_fits_backbone(self) -> ModelConfig:
         check_pooling(self.pooling, self.backbone)
         return self
 
@@ -325,7 +325,7 @@ class RunConfig(Settings):
         return REPO_ROOT / self.runs_dir / self.name
 
     @classmethod
-    def from_mapping(cls, values: dict) -> "RunConfig":
+    def from_mapping(cls, values: dict) -> RunConfig:
         """Settings from a nested mapping (a YAML file's content); errors name every bad key."""
         try:
             return cls.model_validate(values)

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable
 
 import emoji
 

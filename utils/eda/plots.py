@@ -73,8 +73,10 @@ def plot_lengths(lengths: pd.DataFrame, quantile: float):
     for axis, column, unit in zip(axes, ["chars", "words"], ["characters of the raw text", "words after normalisation"]):
         limit = lengths[column].quantile(quantile)
         shown = lengths[lengths[column] <= limit]
-        sns.histplot(shown, x=column, hue="split", stat="percent", common_norm=False, element="step", fill=False, discrete=column == "words", bins=40, ax=axis)
-        axis.set(title=f"Text length in {unit} (up to the {quantile:.0%} quantile, {limit:.0f})", xlabel=unit, ylabel="% of the split's rows")
+        sns.histplot(shown, x=column, hue="split", stat="percent", common_norm=False, element="step", fill=False,
+                     discrete=column == "words", bins=40, ax=axis)
+        axis.set(title=f"Text length in {unit} (up to the {quantile:.0%} quantile, {limit:.0f})", xlabel=unit,
+                 ylabel="% of the split's rows")
     return figure
 
 

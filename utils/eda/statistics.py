@@ -4,9 +4,9 @@ from __future__ import annotations
 import json
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable
 from itertools import combinations
 from pathlib import Path
-from typing import Iterable
 
 import emoji
 import numpy as np
@@ -110,7 +110,8 @@ def label_counts(splits: dict[str, pd.DataFrame]) -> pd.DataFrame:
     rows = []
     for name, frame in labelled(splits).items():
         counts = frame[LABELS].sum()
-        rows += [{"split": name, "label": label, "count": int(counts[label]), "share": counts[label] / max(len(frame), 1)} for label in LABELS]
+        rows += [{"split": name, "label": label, "count": int(counts[label]), "share": counts[label] / max(len(frame), 1)}
+                 for label in LABELS]
     return pd.DataFrame(rows, columns=["split", "label", "count", "share"])
 
 
@@ -248,15 +249,19 @@ def describe_summary(summary: dict) -> str:
     """The summary as a few readable lines."""
     lines = []
     for name, facts in summary["splits"].items():
-        line = f"{name}: {facts['rows']:,} rows, {facts['empty_texts']} empty ({facts['empty_after_normalisation']} after normalisation), {facts['repeated_texts']} repeated texts"
+        line = (f"{name}: {facts['rows']:,} rows, {facts['empty_texts']} empty "
+                f"({facts['empty_after_normalisation']} after normalisation), {facts['repeated_texts']} repeated texts")
         if "label_share" in facts:
-            line += f" ({facts['conflicting_labels']} with conflicting labels); multi-label {facts['multi_label_share']:.1%}, no label {facts['no_label_share']:.1%}"
+            line += (f" ({facts['conflicting_labels']} with conflicting labels); multi-label {facts['multi_label_share']:.1%}, "
+                     f"no label {facts['no_label_share']:.1%}")
             line += "\n    " + ", ".join(f"{label} {share:.1%}" for label, share in facts["label_share"].items())
         lines.append(line)
     lines.append("Rows of the second split whose text is in the first (exact / after ASR normalisation):")
-    lines += [f"    {pair['first']} -> {pair['second']}: {pair['exact']} / {pair['asr_normalised']}" for pair in summary["duplicates_between_splits"]]
+    lines += [f"    {pair['first']} -> {pair['second']}: {pair['exact']} / {pair['asr_normalised']}"
+              for pair in summary["duplicates_between_splits"]]
     if "navec_oov_rate" in summary:
-        lines.append("navec out-of-vocabulary tokens: " + ", ".join(f"{name} {rate:.1%}" for name, rate in summary["navec_oov_rate"].items()))
+        lines.append("navec out-of-vocabulary tokens: "
+                     + ", ".join(f"{name} {rate:.1%}" for name, rate in summary["navec_oov_rate"].items()))
     return "\n".join(lines)
 
 

@@ -6,9 +6,9 @@ import re
 import socket
 import zlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -58,7 +58,7 @@ def learn_slip_patterns(slips: dict[str, str], min_merges: int = 2) -> SlipPatte
                 after[second] += 1
             continue
         word_slips.setdefault(fix, []).append(slip)
-        stem = len(os.path.commonprefix([fix, slip]))
+        stem = len(os.path.commonprefix([fix, slip]))  # noqa: RUF071  (the common prefix of two words, character by character, not a path)
         if stem >= 3 and len(slip) - stem <= len(fix) - stem <= 3:
             endings.add((fix[stem - 1 :], slip[stem - 1 :]))
     return SlipPatterns(
@@ -180,7 +180,8 @@ def translate(texts: Sequence[str], tokenizer, model, batch_size: int = 32, max_
 
     out: list[str] = []
     for start in range(0, len(texts), batch_size):
-        batch = tokenizer(list(texts[start : start + batch_size]), return_tensors="pt", padding=True, truncation=True, max_length=max_length)
+        batch = tokenizer(list(texts[start : start + batch_size]), return_tensors="pt", padding=True, truncation=True,
+                          max_length=max_length)
         with torch.no_grad():
             generated = model.generate(**batch.to(model.device), num_beams=4, max_new_tokens=max_length)
         out += tokenizer.batch_decode(generated, skip_special_tokens=True)
@@ -211,7 +212,8 @@ def asr_copies(texts: list[str], config: AugmentConfig, rng: np.random.Generator
     return [asr_noise(text, patterns, rng, config.asr_slip_rate) for text in texts]
 
 
-def synonym_copies(texts: list[str], config: AugmentConfig, rng: np.random.Generator, vocabulary: list[str], slips: dict) -> list[str | None]:
+def synonym_copies(texts: list[str], config: AugmentConfig, rng: np.random.Generator, vocabulary: list[str],
+                   slips: dict) -> list[str | None]:
     """Copies with words replaced by navec neighbours found among the train vocabulary; None where nothing is replaceable."""
     from ..core.navec import load_navec
 
@@ -220,7 +222,8 @@ def synonym_copies(texts: list[str], config: AugmentConfig, rng: np.random.Gener
     return [replace_synonyms(text, neighbours, rng, config.synonym_rate) for text in texts]
 
 
-def back_translation_copies(texts: list[str], config: AugmentConfig, rng: np.random.Generator, vocabulary: list[str], slips: dict) -> list[str] | None:
+def back_translation_copies(texts: list[str], config: AugmentConfig, rng: np.random.Generator, vocabulary: list[str],
+                            slips: dict) -> list[str] | None:
     """Back-translated copies, or None when the models are not available."""
     return back_translate(texts, config.back_translation_models)
 

@@ -212,7 +212,8 @@ def source_table(sources: list[dict], augmentation: pd.DataFrame, train_rows: in
     """One row per source: what was loaded, selected, dropped by the guard and the cap, and added."""
     rows = [{SOURCE: TRAIN_SOURCE, "kind": "train", "loaded": train_rows, "selected": train_rows, "added": train_rows}]
     rows += sources
-    rows += [{SOURCE: a.method, "kind": "augmentation", "selected": a.drawn, "added": a.added, "note": a.note} for a in augmentation.itertuples()]
+    rows += [{SOURCE: a.method, "kind": "augmentation", "selected": a.drawn, "added": a.added, "note": a.note}
+             for a in augmentation.itertuples()]
     table = pd.DataFrame(rows, columns=[SOURCE, "kind", "labels", "loaded", "selected", "guard_dropped", "capped", "added", "note"])
     counts = ["loaded", "selected", "guard_dropped", "capped", "added"]
     table[counts] = table[counts].fillna(0).astype(int)

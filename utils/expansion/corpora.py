@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -106,7 +106,8 @@ def parse_cedr_labels(frame: pd.DataFrame, path: Path) -> list[list[str]]:
         match = _CEDR_IDS.fullmatch(value.strip())
         ids = [int(i) for i in re.split(r"[\s,]+", match.group(1).strip()) if i] if match else None
         if ids is None or any(i not in CEDR_LABELS for i in ids):
-            raise DataError(f"{path}, row {row}, column 'labels': expected a list of ids from {sorted(CEDR_LABELS)} like [0 2], got {value!r}")
+            raise DataError(f"{path}, row {row}, column 'labels': expected a list of ids from {sorted(CEDR_LABELS)} like [0 2], "
+                            f"got {value!r}")
         names.append(sorted({CEDR_LABELS[i] for i in ids}) or ["neutral"])
     return names
 
@@ -129,7 +130,8 @@ CORPORA = {
     for corpus in [
         Corpus("ru_izard", "ru_izard_emotions.csv", read_ru_izard, ("Djacon/ru-izard-emotions", None, ("train", "validation", "test"))),
         Corpus("cedr", "cedr_train.csv", read_cedr, ("sagteam/cedr_v1", "main", ("train",))),
-        Corpus("brighter", "brighter_ru_train.csv", read_brighter, ("brighter-dataset/BRIGHTER-emotion-categories", "rus", ("train", "dev"))),
+        Corpus("brighter", "brighter_ru_train.csv", read_brighter,
+               ("brighter-dataset/BRIGHTER-emotion-categories", "rus", ("train", "dev"))),
     ]
 }
 
@@ -157,7 +159,8 @@ def download_corpus(name: str, folder: str | Path) -> Path:
     frame = pd.concat(parts, ignore_index=True)
     if name == "cedr":
         frame["labels"] = [f"[{' '.join(str(int(i)) for i in ids)}]" for ids in frame["labels"]]
-    keep = {"ru_izard": [TEXT, *IZARD_LABELS, "split"], "cedr": [TEXT, "labels", "source"], "brighter": ["id", TEXT, *BRIGHTER_LABELS]}[name]
+    keep = {"ru_izard": [TEXT, *IZARD_LABELS, "split"], "cedr": [TEXT, "labels", "source"],
+            "brighter": ["id", TEXT, *BRIGHTER_LABELS]}[name]
     path = Path(folder) / corpus.file
     write_csv(frame[keep], path)
     print(f"Downloaded {dataset} ({', '.join(splits)}): {len(frame)} rows -> {path}")

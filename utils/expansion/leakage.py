@@ -1,8 +1,8 @@
 """The leakage guard: find rows that are exact or near duplicates (character 3-gram Jaccard) of reference texts."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -69,7 +69,8 @@ def nearest_matches(candidates: sp.csr_matrix, references: sp.csr_matrix, thresh
         high = np.searchsorted(sorted_sizes_b, sizes_a[rows].max() / threshold + 1e-6, side="right")
         if high <= low:
             continue
-        score, column = _best_in_chunk(sorted_a[start : start + chunk_size], sorted_b[low:high], sizes_a[rows], sorted_sizes_b[low:high], threshold)
+        score, column = _best_in_chunk(sorted_a[start : start + chunk_size], sorted_b[low:high], sizes_a[rows], sorted_sizes_b[low:high],
+                                       threshold)
         found = column >= 0
         best[rows[found]], where[rows[found]] = score[found], order_b[low + column[found]]
     return best, where

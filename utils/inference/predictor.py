@@ -1,9 +1,9 @@
 """Predicting with a finished run: the saved model(s) and thresholds -> probabilities, decisions, a submission."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -25,7 +25,7 @@ class Predictor:
     linear: object = None  # the TF-IDF member (utils.linear.TfidfClassifier), blended in with its saved weight
 
     @classmethod
-    def from_run(cls, run_dir: str | Path, device: str = "cpu") -> "Predictor":
+    def from_run(cls, run_dir: str | Path, device: str = "cpu") -> Predictor:
         """Load runs/<name>/model/ and runs/<name>/thresholds.json (0.5 with a notice when it is missing)."""
         run_dir = Path(run_dir)
         thresholds = run_dir / THRESHOLDS

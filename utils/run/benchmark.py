@@ -9,6 +9,7 @@ can be run one at a time, and results.md is rewritten from it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -71,10 +72,8 @@ class PeakMemory:
         process = psutil.Process()
         total = 0
         for member in [process, *process.children(recursive=True)]:
-            try:
+            with contextlib.suppress(psutil.Error):  # a child that ended between listing and reading
                 total += member.memory_info().rss
-            except psutil.Error:  # a child that ended between listing and reading
-                pass
         return total
 
     def _sample(self) -> None:
@@ -82,7 +81,7 @@ class PeakMemory:
             self.peak = max(self.peak, self._total())
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "PeakMemory":
+    def __enter__(self) -> PeakMemory:
         self._thread.start()
         return self
 
@@ -107,7 +106,8 @@ def inference_speed(run_dir: Path, data_dir: Path, repeats: int = 2) -> dict:
         predictor.probs(texts)
         seconds.append(time.perf_counter() - began)
     best = min(seconds)
-    return {"texts": len(texts), "seconds": round(best, 2), "texts_per_second": round(len(texts) / best), "load_seconds": round(load_seconds, 2)}
+    return {"texts": len(texts), "seconds": round(best, 2), "texts_per_second": round(len(texts) / best),
+            "load_seconds": round(load_seconds, 2)}
 
 
 def training_speed(run_dir: Path) -> float | None:
@@ -191,10 +191,9 @@ def machine() -> dict:
     import torch
 
     cpu = platform.processor()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    with contextlib.suppress(OSError, StopIteration):
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
     return {"cpu": cpu or "unknown", "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
             "system": platform.platform()}
 
@@ -245,8 +244,9 @@ def results_markdown(results: dict) -> str:
             f"| {_cell(v.get('macro_f1'))} | {v.get('total_seconds', 0) / 60:.1f} min | {_cell(v.get('train_rows_per_second'))} "
             f"| {_cell((v.get('inference') or {}).get('texts_per_second'))} | {v.get('peak_rss_mb')} MB |"
         )
-    lines += ["", "## F1 per label", "", "Each run's decisions on valid: its out-of-fold probabilities under its chosen thresholds (tuned on these "
-              "same rows, so a little optimistic; the CV F1 above is the honest estimate). Macro F1 above is their mean.", "",
+    lines += ["", "## F1 per label", "", "Each run's decisions on valid: its out-of-fold probabilities under its chosen thresholds "
+              "(tuned on these same rows, so a little optimistic; the CV F1 above is the honest estimate). "
+              "Macro F1 above is their mean.", "",
               "| variant | " + " | ".join(LABELS) + " |", "|---|" + "---:|" * len(LABELS)]
     for v in variants:
         scores = v.get("per_label_f1") or {}
@@ -255,9 +255,11 @@ def results_markdown(results: dict) -> str:
     lines += ["", "## Seconds per notebook", "", "| variant | " + " | ".join(steps) + " | total |", "|---|" + "---:|" * (len(steps) + 1)]
     for v in variants:
         seconds = v.get("step_seconds") or {}
-        lines.append(f"| {v['name']} | " + " | ".join(_cell(seconds.get(step), 1) for step in steps) + f" | {_cell(v.get('total_seconds'), 1)} |")
+        lines.append(f"| {v['name']} | " + " | ".join(_cell(seconds.get(step), 1) for step in steps)
+                     + f" | {_cell(v.get('total_seconds'), 1)} |")
     lines += ["", "## Overrides of each variant", ""]
-    lines += [f"- `{v['name']}`: " + (", ".join(f"`{k}={json.dumps(val, ensure_ascii=False)}`" for k, val in v["overrides"].items()) or "none")
+    lines += [f"- `{v['name']}`: " + (", ".join(f"`{k}={json.dumps(val, ensure_ascii=False)}`" for k, val in v["overrides"].items())
+                                      or "none")
               for v in variants]
     return "\n".join(lines) + "\n"
 
@@ -285,7 +287,8 @@ def default_data_dir() -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     """Exit status: 0 every variant finished, 1 one failed, 2 bad arguments."""
-    parser = argparse.ArgumentParser(prog="python -m utils.benchmark", description="Run named configurations through the pipeline; write results.md/json.")
+    parser = argparse.ArgumentParser(prog="python -m utils.benchmark",
+                                     description="Run named configurations through the pipeline; write results.md/json.")
     parser.add_argument("--data-dir", help="the competition files (default: ../shared/data/cryptonite when present)")
     parser.add_argument("--variants", default=str(VARIANTS_FILE), help="YAML of name -> {description, overrides}")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these variants (the others' results are kept)")

@@ -140,7 +140,8 @@ def run_kernel(overrides: list[str], run_name: str = "kaggle", kaggle_input: str
     """Inside the kernel: find the competition files under kaggle_input, run 01 -> 05, copy the submission to working_dir."""
     data_dir = find_data_dir(kaggle_input=Path(kaggle_input))
     if not data_dir.is_relative_to(kaggle_input):
-        raise FileNotFoundError(f"no competition files under {kaggle_input}: add the competition '{COMPETITION_SLUG}' as an input of this kernel")
+        raise FileNotFoundError(f"no competition files under {kaggle_input}: add the competition '{COMPETITION_SLUG}' "
+                                "as an input of this kernel")
     record = run_pipeline(plan_run(overrides=overrides, data_dir=data_dir, run_name=run_name))
     if record["status"] != "finished":
         raise RuntimeError(f"notebook {record['failure']['notebook']} failed: see the report above")
@@ -201,10 +202,12 @@ def push_kernel(folder: str | Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Build the kernel (and push it with --push); exit status 0 on success, 2 on a refused build or push."""
     parser = argparse.ArgumentParser(prog="python -m utils.kaggle_kernel", description="Build (and push) the kit's Kaggle GPU kernel.")
-    parser.add_argument("--out", default=str(REPO_ROOT / "build" / "kaggle_kernel"), help="the folder to write (default: build/kaggle_kernel)")
+    parser.add_argument("--out", default=str(REPO_ROOT / "build" / "kaggle_kernel"),
+                        help="the folder to write (default: build/kaggle_kernel)")
     parser.add_argument("--username", default=os.environ.get("KAGGLE_USERNAME"), help="your Kaggle username (default: $KAGGLE_USERNAME)")
     parser.add_argument("--backbone", default=DEFAULT_BACKBONE, help=f"the Hugging Face encoder to train (default: {DEFAULT_BACKBONE})")
-    parser.add_argument("-p", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="a setting for the kernel's run (repeatable)")
+    parser.add_argument("-p", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="a setting for the kernel's run (repeatable)")
     parser.add_argument("--notebooks", default=str(NOTEBOOKS_DIR), help="the folder of the numbered notebooks")
     parser.add_argument("--push", action="store_true", help="then run `kaggle kernels push` (needs Kaggle credentials)")
     args = parser.parse_args(argv)

@@ -175,7 +175,8 @@ def summarize(run_dir: Path, record: dict) -> str:
     thresholds = chosen.get("thresholds")
     if isinstance(thresholds, dict) and thresholds:
         how = ", ".join(f"{key} {chosen[key]}" for key in ("mode", "empty_rule") if key in chosen)
-        values = ", ".join(f"{label} {value:.2f}" if isinstance(value, float) else f"{label} {value}" for label, value in thresholds.items())
+        values = ", ".join(f"{label} {value:.2f}" if isinstance(value, float) else f"{label} {value}"
+                           for label, value in thresholds.items())
         lines.append(f"thresholds{f' ({how})' if how else ''}: {values}")
     else:
         lines.append("thresholds: not available")
@@ -216,7 +217,8 @@ def plan_run(
     config = load_config(config_file, overrides)
     runs_root = REPO_ROOT / config.runs_dir
     if reuse and not run_name:
-        raise PipelineError(f"--from/--only continue an existing run: name it with --run NAME (runs in {runs_root}: {existing_runs(runs_root)})")
+        raise PipelineError(f"--from/--only continue an existing run: name it with --run NAME "
+                            f"(runs in {runs_root}: {existing_runs(runs_root)})")
     config = config.replace(name=run_name or new_run_name(runs_root))
     notebooks = list_notebooks(notebooks_dir)
     selected = select_notebooks(notebooks, start, only)
@@ -229,7 +231,8 @@ def plan_run(
             config = load_config(config_file, overrides).replace(name=config.name)
         missing = missing_products(config.run_dir, notebooks[: notebooks.index(selected[0])])
         if missing:
-            raise PipelineError(f"run '{config.name}' lacks the products of earlier notebooks {missing} in {config.run_dir}: run those first")
+            raise PipelineError(f"run '{config.name}' lacks the products of earlier notebooks {missing} in {config.run_dir}: "
+                                "run those first")
     elif not force:
         check_new_run(config.run_dir)
     data_dir = find_data_dir(data_dir or config.data_dir).resolve()
@@ -276,7 +279,8 @@ def run_pipeline(plan: Plan, log_output: bool = True) -> dict:
                 log_output=log_output, progress_bar=not log_output and sys.stderr.isatty(),
             )
         except Exception as error:  # a failing cell (PapermillExecutionError) or a kernel that died or never started
-            record["notebooks"][notebook.stem] = {"status": "failed", "seconds": round(time.perf_counter() - began, 1), "executed": str(executed)}
+            record["notebooks"][notebook.stem] = {"status": "failed", "seconds": round(time.perf_counter() - began, 1),
+                                                  "executed": str(executed)}
             record.update(status="failed", ended=datetime.now().isoformat(timespec="seconds"),
                           failure=describe_failure(notebook, executed, error))
             write_record(run_dir, record)
@@ -295,7 +299,8 @@ def run_pipeline(plan: Plan, log_output: bool = True) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """Exit status: 0 finished, 1 a notebook failed, 2 the run could not start."""
-    parser = argparse.ArgumentParser(prog="python -m utils.pipeline", description="Run the notebooks 01 -> 05 with papermill into runs/<name>/.")
+    parser = argparse.ArgumentParser(prog="python -m utils.pipeline",
+                                     description="Run the notebooks 01 -> 05 with papermill into runs/<name>/.")
     parser.add_argument("--config", help="a YAML file of settings (see utils/config.py)")
     parser.add_argument("-p", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="a setting, e.g. -p train.epochs=3 (value read as YAML; repeat for more)")
@@ -310,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="hide the cells' output (a progress bar in a terminal instead)")
     args = parser.parse_args(argv)
     try:
-        plan = plan_run(args.config, args.overrides, args.data_dir, args.run, args.start, args.only, args.force, args.kernel, args.notebooks)
+        plan = plan_run(args.config, args.overrides, args.data_dir, args.run, args.start, args.only, args.force, args.kernel,
+                        args.notebooks)
     except (PipelineError, ConfigError, FileNotFoundError) as error:
         print(f"Not started: {error}", file=sys.stderr)
         return 2

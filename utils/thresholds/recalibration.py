@@ -27,7 +27,7 @@ class Recalibration:
     intercept: list[float]
 
     @classmethod
-    def fit(cls, y: np.ndarray, probs: np.ndarray, C: float = 1.0) -> "Recalibration":
+    def fit(cls, y: np.ndarray, probs: np.ndarray, C: float = 1.0) -> Recalibration:
         """Fit the 7 regressions (L2 strength 1/C) on labels `y` and held-out probabilities `probs`."""
         from sklearn.linear_model import LogisticRegression
 

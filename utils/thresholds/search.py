@@ -131,10 +131,12 @@ def choose_thresholds(y: np.ndarray, probs: np.ndarray, config: ThresholdConfig,
         gain = candidate["cv_f1"] - chosen["cv_f1"]
         se = bootstrap_se(y, candidate["decisions"], chosen["decisions"], config.bootstrap, seed)
         used = gain > 0 and gain >= config.min_gain_se * se
-        comparisons.append({"rule": rule_name(candidate["mode"], candidate["recalibrate"]), "against": rule_name(chosen["mode"], chosen["recalibrate"]),
+        comparisons.append({"rule": rule_name(candidate["mode"], candidate["recalibrate"]),
+                            "against": rule_name(chosen["mode"], chosen["recalibrate"]),
                             "gain": round(gain, 4), "se": round(se, 4), "used": used})
         chosen = candidate if used else chosen
-    lines = [f"{c['rule']}: {c['gain']:+.4f} ± {c['se']:.4f} over {c['against']} -> {'used' if c['used'] else 'not used'}" for c in comparisons]
+    lines = [f"{c['rule']}: {c['gain']:+.4f} ± {c['se']:.4f} over {c['against']} -> {'used' if c['used'] else 'not used'}"
+             for c in comparisons]
     note = (f"Chosen: {rule_name(chosen['mode'], chosen['recalibrate'])}, no-label rule '{chosen['empty_rule']}', cross-validated "
             f"weighted F1 {chosen['cv_f1']:.4f}. A richer rule is used only if its cross-validated gain is at least "
             f"{config.min_gain_se:g} bootstrap standard errors:\n  " + "\n  ".join(lines))

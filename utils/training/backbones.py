@@ -6,8 +6,8 @@
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import torch
@@ -81,13 +81,13 @@ class NavecBackbone(nn.Module):
         self.output_size = pooled_size(2 * settings.hidden_size, pooling)
 
     @classmethod
-    def build(cls, texts: Iterable[str], settings: NavecConfig, pooling: str = "max_mean", max_len: int = 128) -> "NavecBackbone":
+    def build(cls, texts: Iterable[str], settings: NavecConfig, pooling: str = "max_mean", max_len: int = 128) -> NavecBackbone:
         """Vocabulary from `texts` (preprocessed), vectors unpacked from navec."""
         tokenizer = navec_tokenizer(texts, settings)
         return cls(tokenizer, navec_vectors(tokenizer.words), settings, pooling, max_len)
 
     @classmethod
-    def from_folder(cls, folder: Path, settings: NavecConfig, pooling: str, max_len: int) -> "NavecBackbone":
+    def from_folder(cls, folder: Path, settings: NavecConfig, pooling: str, max_len: int) -> NavecBackbone:
         """Rebuild from saved tokenizer files; fine-tuned vectors come with the weights, frozen ones from navec."""
         tokenizer = WordTokenizer.from_pretrained(folder)
         vectors = np.zeros((len(tokenizer), NAVEC_DIM), dtype=np.float32) if settings.fine_tune else navec_vectors(tokenizer.words)
@@ -118,7 +118,7 @@ class HuggingFaceBackbone(nn.Module):
         self.output_size = pooled_size(encoder.config.hidden_size, pooling)
 
     @classmethod
-    def from_pretrained(cls, name: str, pooling: str = "cls", max_len: int = 128) -> "HuggingFaceBackbone":
+    def from_pretrained(cls, name: str, pooling: str = "cls", max_len: int = 128) -> HuggingFaceBackbone:
         """Load the encoder and tokenizer by Hub name or local folder; a clear error when neither works."""
         from transformers import AutoModel, AutoTokenizer
 
@@ -135,7 +135,7 @@ class HuggingFaceBackbone(nn.Module):
         return cls(encoder, tokenizer, name, pooling, max_len)
 
     @classmethod
-    def from_folder(cls, folder: Path, name: str, pooling: str, max_len: int) -> "HuggingFaceBackbone":
+    def from_folder(cls, folder: Path, name: str, pooling: str, max_len: int) -> HuggingFaceBackbone:
         """Rebuild the architecture from the saved config and tokenizer (the weights are loaded by the caller)."""
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 

@@ -5,9 +5,9 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from safetensors.torch import load_model as load_weights
 from safetensors.torch import save_model as save_weights

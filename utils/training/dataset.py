@@ -1,7 +1,7 @@
 """Texts -> model inputs: `EmotionDataset`, per-batch padding and length-sorted batches."""
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -29,17 +29,17 @@ class EmotionDataset(Dataset):
         self.lengths = np.array([len(f["input_ids"]) for f in features], dtype=np.int64)
 
     @classmethod
-    def from_features(cls, features: list[dict], labels: torch.Tensor, pad: Callable[[list[dict]], dict]) -> "EmotionDataset":
+    def from_features(cls, features: list[dict], labels: torch.Tensor, pad: Callable[[list[dict]], dict]) -> EmotionDataset:
         """A dataset of already tokenised rows (no second tokenisation)."""
         dataset = cls.__new__(cls)
         dataset._hold(features, labels, pad)
         return dataset
 
-    def rows(self, indices: Sequence[int]) -> "EmotionDataset":
+    def rows(self, indices: Sequence[int]) -> EmotionDataset:
         """The rows at `indices`, in that order."""
         return EmotionDataset.from_features([self.features[i] for i in indices], self.labels[np.asarray(indices)], self.pad)
 
-    def __add__(self, other: "EmotionDataset") -> "EmotionDataset":
+    def __add__(self, other: EmotionDataset) -> EmotionDataset:
         """This dataset's rows followed by `other`'s (same tokenizer)."""
         return EmotionDataset.from_features(self.features + other.features, torch.cat([self.labels, other.labels]), self.pad)
 

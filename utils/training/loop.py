@@ -80,8 +80,8 @@ def fit(model: nn.Module, train_data: EmotionDataset, valid_data: EmotionDataset
     scheduler = make_scheduler(optimizer, config, total_steps)
     loss_fn = make_loss(config, train_data.labels.numpy()).to(config.device)
     print(f"Training on {len(train_data)} rows, scoring {len(valid_data)} valid rows: {config.epochs} epoch(s) of "
-          f"{len(sampler)} batches of {config.batch_size}, lr {config.lr:g}, {config.optimizer}, {config.scheduler} schedule, {config.loss} loss, "
-          f"{config.device} {config.precision}, {torch.get_num_threads()} thread(s)")
+          f"{len(sampler)} batches of {config.batch_size}, lr {config.lr:g}, {config.optimizer}, {config.scheduler} schedule, "
+          f"{config.loss} loss, {config.device} {config.precision}, {torch.get_num_threads()} thread(s)")
     history, best_state, best_probs, best_f1, waited = [], None, None, -1.0, 0
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
@@ -91,8 +91,8 @@ def fit(model: nn.Module, train_data: EmotionDataset, valid_data: EmotionDataset
         probs, valid_loss = predict_dataset(model, valid_data, config.eval_batch_size, loss_fn, config, "valid")
         weighted, macro = weighted_and_macro_f1(valid_data.labels.numpy(), probs)
         history.append({"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss, "valid_f1_weighted": weighted,
-                        "valid_f1_macro": macro, "lr": optimizer.param_groups[0]["lr"], "rows": len(train_data), "train_seconds": train_seconds,
-                        "seconds": time.perf_counter() - started})
+                        "valid_f1_macro": macro, "lr": optimizer.param_groups[0]["lr"], "rows": len(train_data),
+                        "train_seconds": train_seconds, "seconds": time.perf_counter() - started})
         improved = weighted > best_f1 or not keep_best
         print(f"epoch {epoch}/{config.epochs}: train loss {train_loss:.4f}, valid loss {valid_loss:.4f}, valid F1 weighted "
               f"{weighted:.4f}, macro {macro:.4f} ({history[-1]['seconds']:.0f} s){' *' if improved and keep_best else ''}")

@@ -1,7 +1,7 @@
 """`Model`: a backbone (navec + BiGRU, or a Hugging Face encoder) -> pooled features -> a configurable head -> 7 logits."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from torch import nn
 

@@ -30,7 +30,7 @@ def score_probs(y: np.ndarray, probs: np.ndarray, threshold: float = 0.5) -> dic
     precision, recall, f1, support = precision_recall_fscore_support(y, (probs >= threshold).astype(int), zero_division=0)
     best_threshold, best_f1 = best_single_threshold(y, probs)
     return {
-        "rows": int(len(y)),
+        "rows": len(y),
         "threshold": threshold,
         "weighted_f1": weighted,
         "macro_f1": macro,

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
@@ -64,7 +64,7 @@ class TfidfClassifier:
         lemmas = [lemmatize(text) for text in clean] if "lemmas" in self.vectorizers else []
         return {name: lemmas if name == "lemmas" else clean for name in self.vectorizers}
 
-    def fit_vocabulary(self, texts: Sequence[str]) -> "TfidfClassifier":
+    def fit_vocabulary(self, texts: Sequence[str]) -> TfidfClassifier:
         """Learn the vocabularies and idf from texts (labels are not used: valid and test texts may join)."""
         for name, inputs in self._inputs(texts).items():
             self.vectorizers[name].fit(inputs)
@@ -80,12 +80,13 @@ class TfidfClassifier:
             regression = LogisticRegression(C=self.config.C, solver=self.config.solver, tol=self.config.tol, max_iter=self.config.max_iter,
                                             class_weight=self.config.class_weight, random_state=0)
             scale = nb_ratios(features, labels[:, label], sample_weight) if self.config.nb_scaling else None
-            regression.fit(features.multiply(scale).tocsr() if scale is not None else features, labels[:, label], sample_weight=sample_weight)
+            regression.fit(features.multiply(scale).tocsr() if scale is not None else features, labels[:, label],
+                           sample_weight=sample_weight)
             coef.append(regression.coef_[0] * scale if scale is not None else regression.coef_[0])  # x.(r*w) = (x*r).w
             intercept.append(regression.intercept_[0])
         return np.asarray(coef, dtype=np.float32), np.asarray(intercept, dtype=np.float32)
 
-    def fit(self, texts: Sequence[str], labels: np.ndarray, vocabulary_texts: Sequence[str] = ()) -> "TfidfClassifier":
+    def fit(self, texts: Sequence[str], labels: np.ndarray, vocabulary_texts: Sequence[str] = ()) -> TfidfClassifier:
         """Learn the vocabularies (from `texts` plus unlabelled `vocabulary_texts`), then one set of regressions."""
         self.fit_vocabulary([*texts, *vocabulary_texts])
         coef, intercept = self.regressions(self.features(texts), labels)
@@ -115,12 +116,13 @@ class TfidfClassifier:
         return folder
 
     @classmethod
-    def load(cls, folder: str | Path) -> "TfidfClassifier":
+    def load(cls, folder: str | Path) -> TfidfClassifier:
         """Rebuild a saved classifier; a clear error names a missing file."""
         folder = Path(folder)
         missing = [name for name in (SETTINGS_FILE, VOCABULARY_FILE, ARRAYS_FILE) if not (folder / name).is_file()]
         if missing:
-            raise FileNotFoundError(f"{folder}: missing {missing}; a saved TF-IDF member holds {SETTINGS_FILE}, {VOCABULARY_FILE}, {ARRAYS_FILE}")
+            raise FileNotFoundError(f"{folder}: missing {missing}; a saved TF-IDF member holds {SETTINGS_FILE}, {VOCABULARY_FILE}, "
+                                    f"{ARRAYS_FILE}")
         settings = json.loads((folder / SETTINGS_FILE).read_text(encoding="utf-8"))
         model = cls(TfidfConfig(**settings["tfidf"]), TextConfig(**settings["text"]))
         vocabularies = json.loads((folder / VOCABULARY_FILE).read_text(encoding="utf-8"))

@@ -5,9 +5,9 @@ import json
 import re
 import zlib
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -42,7 +42,7 @@ class WordTokenizer:
         self.ngram_min, self.ngram_max, self.ngram_buckets = ngram_min, ngram_max, ngram_buckets
 
     @classmethod
-    def build(cls, texts: Iterable[str], known: Callable[[str], bool], config: NavecConfig) -> "WordTokenizer":
+    def build(cls, texts: Iterable[str], known: Callable[[str], bool], config: NavecConfig) -> WordTokenizer:
         """Keep the words of `texts` that `known` accepts (those with a pretrained vector), most frequent first."""
         counts = Counter(word for text in texts for word in split_words(text))
         words = sorted((w for w in counts if known(w)), key=lambda w: (-counts[w], w))
@@ -91,7 +91,7 @@ class WordTokenizer:
         write_text(folder / TOKENIZER_FILE, json.dumps(settings, indent=2))
 
     @classmethod
-    def from_pretrained(cls, folder: str | Path) -> "WordTokenizer":
+    def from_pretrained(cls, folder: str | Path) -> WordTokenizer:
         folder = Path(folder)
         words = (folder / WORDS_FILE).read_text(encoding="utf-8").split("\n")[:-1]
         return cls(words, **json.loads((folder / TOKENIZER_FILE).read_text(encoding="utf-8")))

@@ -37,3 +37,12 @@ def write_file(tmp_path):
         return path
 
     return write
+
+
+def record_step(config, notebook: str, write, **facts):
+    """Make a notebook's products as the notebook does: begin its record, `write()` the products, finish the record."""
+    from utils.core.run_record import begin_step, finish_step
+
+    begin_step(config, notebook)
+    write()
+    finish_step(config, notebook, **facts)

@@ -11,7 +11,7 @@ BOOTSTRAP = """import sys
 from pathlib import Path
 ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "utils" / "__init__.py").is_file())
 sys.path.insert(0, str(ROOT))"""
-START = "from utils import start_run\ncfg = start_run(config_file, overrides, data_dir, run_name)"
+START = 'from utils import finish_step, start_run\ncfg = start_run(config_file, overrides, data_dir, run_name, notebook="{name}")'
 
 STEPS = {
     "01_eda": """import json
@@ -22,16 +22,19 @@ from utils.core.files import write_csv
 train = load_competition(cfg.data_dir).train.assign(source="train")
 write_csv(train, cfg.run_dir / "train_expanded.csv")""",
     "03_training": """import json
+import time
 import numpy as np
 import pandas as pd
 from utils import LABELS, load_competition
 from utils.core.files import write_csv, write_text
+(cfg.run_dir / "model").mkdir(exist_ok=True)
+while (cfg.run_dir.parent / f"{cfg.name}.hold").exists():  # a test holds the notebook here to interrupt it
+    time.sleep(0.1)
 if cfg.train.epochs > 50:  # the settings allow it; this stand-in fails on purpose
     raise ValueError(f"the stand-in trains at most 50 epochs, got {cfg.train.epochs}")
 valid = load_competition(cfg.data_dir).valid
 probs = np.random.default_rng(cfg.seed).uniform(size=(len(valid), len(LABELS)))
-write_csv(pd.DataFrame(probs, columns=LABELS), cfg.run_dir / "valid_probs.csv")
-(cfg.run_dir / "model").mkdir(exist_ok=True)
+write_csv(pd.DataFrame(probs, columns=LABELS), cfg.run_dir / "valid_probs_raw.csv")
 write_text(cfg.run_dir / "model" / "config.json", json.dumps({"backbone": cfg.model.backbone}))
 write_text(cfg.run_dir / "metrics.json", json.dumps({"weighted_f1": round(float(probs.mean()), 4), "epochs": cfg.train.epochs}))""",
     "04_threshold_search": ("""import json
@@ -48,7 +51,7 @@ from utils.core.files import write_csv, write_text
 from utils.inference.submission import make_submission, write_submission
 test = load_competition(cfg.data_dir).test
 probs = np.random.default_rng(cfg.seed).uniform(size=(len(test), len(LABELS)))
-write_csv(pd.DataFrame(probs, columns=LABELS), cfg.run_dir / "test_probs.csv")
+write_csv(pd.DataFrame(probs, columns=LABELS), cfg.run_dir / "test_probs_raw.csv")
 target = cfg.run_dir.parent.parent / "submissions" / f"{cfg.name}.csv"
 path = write_submission(make_submission(test, probs >= 0.5), target, cfg.data_dir + "/test_without_answers.csv", overwrite=True)
 write_text(cfg.run_dir / "inference.json", json.dumps({"submission": str(path)}))
@@ -68,8 +71,9 @@ def standin_notebook(name: str) -> nbformat.NotebookNode:
         nbformat.v4.new_markdown_cell(f"# Stand-in for {name}\nWrites the products of {name} under runs/<name>/."),
         parameters,
         nbformat.v4.new_code_cell(BOOTSTRAP),
-        nbformat.v4.new_code_cell(START),
+        nbformat.v4.new_code_cell(START.format(name=name)),
         nbformat.v4.new_code_cell(STEPS[name]),
+        nbformat.v4.new_code_cell(f'finish_step(cfg, "{name}")'),
     ]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return notebook

@@ -124,3 +124,17 @@ def test_checked_copies_and_assignments():
         load_config(overrides=["train.epochs=0", "text.emoji=1", "text.demo=2"])
     message = str(several.value)
     assert "unknown setting(s) ['text.emoji', 'text.demo']" in message and "train.epochs = 0 is out of range" in message
+
+
+def test_a_folder_with_some_of_the_files_is_an_error_not_the_sample(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("KIT_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    local = make_competition_dir(tmp_path / "data")
+    (local / "valid.csv").unlink()
+    with pytest.raises(FileNotFoundError, match=r"data holds some of the competition files but lacks \['valid.csv'\]"):
+        find_data_dir(kaggle_input=tmp_path / "none")
+    kaggle = make_competition_dir(tmp_path / "kaggle_input" / "cryptonite-hack-sf")
+    (kaggle / "train.csv").unlink()
+    with pytest.raises(FileNotFoundError, match=r"cryptonite-hack-sf holds some of the competition files but lacks \['train.csv'\]"):
+        find_data_dir(kaggle_input=tmp_path / "kaggle_input")
+    assert "authored sample" not in capsys.readouterr().out

@@ -1,15 +1,18 @@
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import HEADER
 
 from utils.core.splits import (
     LABELS,
+    MAX_TEXT_CHARS,
     DataError,
     label_matrix,
     lists_to_onehot,
     load_competition,
     onehot_to_lists,
     read_split,
+    warn_absent_labels,
 )
 
 GOOD = HEADER + "\nПривет всем!,0,0,0,1,0,0,0\n\"Ну, это страшно\",0,0,1,0,1,0,0\n"
@@ -146,3 +149,30 @@ def test_competition_files_read(competition_dir):
     assert (len(data.train), len(data.valid), len(data.test)) == (26945, 5426, 8742)
     assert label_matrix(data.valid).sum(axis=0).tolist() == [717, 97, 105, 2219, 390, 624, 1766]
     assert np.all(label_matrix(data.test) == 0)
+
+
+@pytest.mark.parametrize("name, test", [("train.csv", False), ("valid.csv", False), ("test_without_answers.csv", True)])
+def test_a_header_without_rows_is_refused(write_file, name, test):
+    with pytest.raises(DataError, match=rf"{name}: a header and no data rows; expected at least one row under text,anger"):
+        read_split(write_file(name, HEADER + "\n"), test=test)
+
+
+@pytest.mark.parametrize("length", [MAX_TEXT_CHARS + 1, 200_000])  # the second is over Python's csv field limit (131,072)
+def test_a_text_longer_than_the_limit_names_file_row_and_column(write_file, length):
+    content = HEADER + "\nкороткий,0,0,0,1,0,0,0\n" + "ж" * length + ",0,0,0,1,0,0,0\n"
+    with pytest.raises(DataError, match=rf"train\.csv, row 2, column 'text': {length:,} characters; the kit reads texts of at most"):
+        read_split(write_file("train.csv", content))
+    assert len(read_split(write_file("ok.csv", HEADER + "\n" + "ж" * MAX_TEXT_CHARS + ",0,0,0,1,0,0,0\n"))) == 1
+
+
+def test_a_test_file_with_only_text_says_nothing_about_column_order(write_file, capsys):
+    read_split(write_file("test.csv", "text\nпривет\n"), test=True)
+    assert "reordered" not in capsys.readouterr().out
+
+
+def test_a_label_no_training_row_carries_is_named(capsys):
+    rows = [[1, 0, 0, 1, 0, 0, 0], [0, 0, 0, 0, 0, 0, 1]]
+    frame = pd.DataFrame([["текст", *row] for row in rows], columns=["text", *LABELS])
+    assert warn_absent_labels(frame, "train.csv") == ["disgust", "fear", "sadness", "surprise"]
+    assert "Warning: train.csv has no row with the label(s) ['disgust', 'fear', 'sadness', 'surprise']" in capsys.readouterr().out
+

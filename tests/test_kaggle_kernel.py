@@ -156,5 +156,5 @@ def test_push_runs_kaggle_kernels_push_on_the_built_folder(tmp_path, standins, m
 def test_the_kernel_built_from_the_real_notebooks_runs_in_a_fake_kaggle_layout(tmp_path, monkeypatch):
     kaggle_input, working = run_in_fake_kaggle(tmp_path, REPO_ROOT / "notebooks", monkeypatch)
     check_submission(working / "submission.csv", kaggle_input / "cryptonite-hack-sf" / "test_without_answers.csv")
-    record = json.loads((working / "runs" / "kaggle" / "pipeline.json").read_text())
-    assert record["status"] == "finished" and len(record["notebooks"]) == 5
+    record = json.loads((working / "runs" / "kaggle" / "manifest.json").read_text())
+    assert record["status"] == "finished" and len(record["pipeline"]["notebooks"]) == 5

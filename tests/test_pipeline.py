@@ -59,11 +59,14 @@ def test_a_run_executes_every_notebook_with_one_set_of_settings_and_reports(fini
     root, code, out = finished_run
     run_dir = root / "runs" / "full"
     assert code == 0
-    assert sorted(p.name for p in (run_dir / "notebooks").iterdir()) == sorted(p.name for p in standins.iterdir())
-    record = read_json(run_dir / "pipeline.json")
+    assert sorted(p.name for p in (run_dir / "notebooks").glob("*.ipynb")) == sorted(p.name for p in standins.iterdir())
+    assert "Kernel is running over TCP" in (run_dir / "notebooks" / "01_eda.log").read_text(), "kernel stderr goes to a log"
+    record = read_json(run_dir / "manifest.json")
     assert record["status"] == "finished"
-    assert list(record["notebooks"]) == ["01_eda", "02_data_expansion", "03_training", "04_threshold_search", "05_inference"]
-    assert all(step["status"] == "done" and step["seconds"] > 0 for step in record["notebooks"].values())
+    assert list(record["pipeline"]["notebooks"]) == ["01_eda", "02_data_expansion", "03_training", "04_threshold_search", "05_inference"]
+    assert all(step["status"] == "done" and step["seconds"] > 0 for step in record["pipeline"]["notebooks"].values())
+    assert all(step["status"] == "done" and step["products"] for step in record["steps"].values())
+    assert record["sample_data"] is True and "DATA: the kit's small authored sample" in out.split("Run 'full' finished")[-1]
     # the same settings reached every notebook
     assert read_json(run_dir / "eda" / "summary.json")["seed"] == 7
     assert read_json(run_dir / "thresholds.json")["seed"] == 7
@@ -81,11 +84,11 @@ def test_a_run_executes_every_notebook_with_one_set_of_settings_and_reports(fini
 @pytest.mark.slow
 def test_a_finished_run_is_not_overwritten(finished_run, standins):
     root = finished_run[0]
-    before = (root / "runs" / "full" / "pipeline.json").read_bytes()
+    before = (root / "runs" / "full" / "manifest.json").read_bytes()
     code, _, err = run_main(["--notebooks", str(standins), "-p", f"runs_dir={root / 'runs'}", "--run", "full"])
     assert code == 2
-    assert "already holds a finished run" in err and "--force" in err and "--from NN" in err
-    assert (root / "runs" / "full" / "pipeline.json").read_bytes() == before
+    assert "already holds a run (finished)" in err and "--force" in err and "--from NN" in err
+    assert (root / "runs" / "full" / "manifest.json").read_bytes() == before
 
 
 @pytest.mark.slow
@@ -98,8 +101,8 @@ def test_from_reuses_the_earlier_products_and_the_runs_own_settings(finished_run
     assert f"Run 'full' into {run_dir}: 04_threshold_search.ipynb, 05_inference.ipynb (" in out
     assert all((run_dir / "notebooks" / f"{name}.ipynb").read_bytes() == data for name, data in earlier.items())
     assert read_json(run_dir / "thresholds.json")["seed"] == 7, "the run's params.yaml (seed=7) is reused without -p"
-    record = read_json(run_dir / "pipeline.json")
-    assert record["status"] == "finished" and len(record["notebooks"]) == 5
+    record = read_json(run_dir / "manifest.json")
+    assert record["status"] == "finished" and len(record["pipeline"]["notebooks"]) == 5
 
 
 @pytest.mark.slow
@@ -109,7 +112,7 @@ def test_from_refuses_a_run_that_lacks_earlier_products(finished_run, standins, 
     executed = (run_dir / "notebooks" / "03_training.ipynb").read_bytes()
     code, _, err = run_main(["--notebooks", str(standins), "-p", f"runs_dir={tmp_path / 'runs'}", "--run", "full", "--from", "03"])
     assert code == 2
-    assert "02_data_expansion.ipynb: train_expanded.csv" in err
+    assert "train_expanded.csv: train_expanded.csv is missing (02_data_expansion wrote it)" in err and "--from 02" in err
     assert (run_dir / "notebooks" / "03_training.ipynb").read_bytes() == executed
 
 
@@ -133,7 +136,7 @@ def test_a_failing_cell_stops_the_run_and_is_reported(finished_run, standins, tm
     assert "ValueError: the stand-in trains at most 50 epochs, got 99" in err
     assert f"traceback: {executed}" in err and "ValueError" in executed.read_text()
     assert (run_dir / "notebooks" / "04_threshold_search.ipynb").read_bytes() == later, "the run stops at the failure"
-    record = read_json(run_dir / "pipeline.json")
+    record = read_json(run_dir / "manifest.json")
     assert record["status"] == "failed" and record["failure"]["notebook"] == "03_training.ipynb"
 
 
@@ -167,7 +170,7 @@ def test_force_replaces_a_finished_run(standins, tmp_path):
     shutil.copy(standins / "01_eda.ipynb", notebooks)
     run_dir = tmp_path / "runs" / "again"
     run_dir.mkdir(parents=True)
-    (run_dir / "pipeline.json").write_text(json.dumps({"status": "finished"}))
+    (run_dir / "manifest.json").write_text(json.dumps({"status": "finished"}))
     (run_dir / "stale.csv").write_text("old")
     code, _, _ = run_main(["--notebooks", str(notebooks), "-p", f"runs_dir={tmp_path / 'runs'}", "--run", "again", "--force", "--quiet"])
     assert code == 0
@@ -176,10 +179,11 @@ def test_force_replaces_a_finished_run(standins, tmp_path):
 
 def test_products_made_outside_the_pipeline_are_not_overwritten(tmp_path):
     (tmp_path / "metrics.json").write_text("{}")
-    with pytest.raises(PipelineError, match="holds products of an earlier run"):
+    with pytest.raises(PipelineError, match="holds a run \\(products made outside the pipeline\\)"):
         check_new_run(tmp_path)
-    (tmp_path / "pipeline.json").write_text(json.dumps({"status": "failed"}))
-    check_new_run(tmp_path)  # a failed run may be redone
+    (tmp_path / "manifest.json").write_text(json.dumps({"status": "failed"}))
+    with pytest.raises(PipelineError, match=r"\(failed\): continue it with --resume .*or start over with --force"):
+        check_new_run(tmp_path)
 
 
 def test_notebooks_are_chosen_by_number(tmp_path):
@@ -193,7 +197,8 @@ def test_notebooks_are_chosen_by_number(tmp_path):
 
 
 def test_the_summary_reads_the_products_defensively(tmp_path):
-    record = {"run": "r", "status": "finished", "notebooks": {"01_eda": {"status": "done", "seconds": 2.5}}, "submission": None}
+    record = {"run": "r", "status": "finished", "submission": None,
+              "pipeline": {"notebooks": {"01_eda": {"status": "done", "seconds": 2.5}}}}
     text = summarize(tmp_path, record)
     assert "valid weighted F1: not available" in text and "thresholds: not available" in text and "submission: not available" in text
     assert "01_eda" in text and "2.5 s" in text
@@ -215,7 +220,7 @@ def test_a_new_run_is_named_after_the_time(tmp_path):
 def test_the_real_notebooks_run_end_to_end_on_the_sample(tmp_path):
     code, out, err = run_main(["-p", f"runs_dir={tmp_path / 'runs'}", "--data-dir", str(SAMPLE_DIR), "--run", "e2e", "--quiet"])
     assert code == 0, err
-    record = read_json(tmp_path / "runs" / "e2e" / "pipeline.json")
-    assert list(record["notebooks"]) == [path.stem for path in REAL_NOTEBOOKS]
+    record = read_json(tmp_path / "runs" / "e2e" / "manifest.json")
+    assert list(record["pipeline"]["notebooks"]) == [path.stem for path in REAL_NOTEBOOKS]
     check_submission(record["submission"], SAMPLE_DIR / "test_without_answers.csv")
     assert "valid weighted F1: not available" not in out and "thresholds: not available" not in out

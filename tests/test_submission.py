@@ -96,3 +96,47 @@ def test_submit_without_credentials_explains_and_fails(good, test_path, tmp_path
 def test_cli_refuses_a_bad_file(good, test_path, tmp_path, capsys):
     assert main([str(write(good.iloc[:3], tmp_path)), "-m", "x", "--test", str(test_path), "--dry-run"]) == 1
     assert "Not submitted:" in capsys.readouterr().out
+
+
+def made_by_run(tmp_path, submission, data_dir, sample):
+    """A runs/ folder beside submissions/ whose record says run 'r' wrote `submission` from `data_dir`."""
+    from utils.core.run_record import content_hash, update_record
+
+    run_dir = tmp_path / "runs" / "r"
+    update_record(run_dir, lambda record: record.update(run="r", data_dir=str(data_dir), sample_data=sample, steps={
+        "05_inference": {"status": "done", "submission": str(submission), "submission_sha256": content_hash(submission)}}))
+
+
+def test_a_submission_is_checked_against_the_test_of_the_run_that_made_it(good, tmp_path, sample_dir, capsys, monkeypatch):
+    other = tmp_path / "other_data"
+    other.mkdir()
+    for name in ("train.csv", "valid.csv", "test_without_answers.csv"):
+        (other / name).write_bytes((sample_dir / name).read_bytes())
+    monkeypatch.chdir(tmp_path)  # nothing to discover here: only the record can point to the right test file
+    (tmp_path / "submissions").mkdir()
+    path = write(good, tmp_path / "submissions", "r.csv")
+    made_by_run(tmp_path, path, other, sample=False)
+    assert main([str(path), "-m", "x", "--dry-run"]) == 0
+    assert f"made by run 'r': checking it against that run's test file {other / 'test_without_answers.csv'}" in capsys.readouterr().out
+
+
+def test_a_submission_made_from_the_sample_is_refused_unless_allowed(good, tmp_path, sample_dir, capsys):
+    (tmp_path / "submissions").mkdir()
+    path = write(good, tmp_path / "submissions", "r.csv")
+    made_by_run(tmp_path, path, sample_dir, sample=True)
+    assert main([str(path), "-m", "x", "--dry-run"]) == 1
+    printed = capsys.readouterr().out
+    assert "from the kit's authored sample" in printed and "pass --allow-sample to send it anyway" in printed
+    assert main([str(path), "-m", "x", "--dry-run", "--allow-sample"]) == 0
+
+
+def test_encodings_of_a_submission(good, test_path, tmp_path, capsys):
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbf" + good.to_csv(index=False).encode("utf-8"))
+    assert len(check_submission(bom, test_path)) == len(good) and "byte-order mark" in capsys.readouterr().out
+    cp1251 = tmp_path / "cp1251.csv"
+    cp1251.write_bytes(good.to_csv(index=False).encode("cp1251"))
+    with pytest.raises(SubmissionError, match=r"cp1251\.csv: not UTF-8 \(byte 0x.. on line 2; Windows-1251\?\).*re-save it as UTF-8"):
+        check_submission(cp1251, test_path)
+    assert main([str(cp1251), "-m", "x", "--test", str(test_path), "--dry-run"]) == 1
+    assert "Not submitted:" in capsys.readouterr().out

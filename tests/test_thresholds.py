@@ -120,7 +120,7 @@ def test_notebook_04_writes_thresholds_from_valid_probs(tmp_path, sample_dir):
     probs = np.clip(0.6 * y + 0.5 * RNG.random(y.shape), 0, 1)
     run_dir = tmp_path / "nb04"
     run_dir.mkdir()
-    pd.DataFrame(probs, columns=LABELS).to_csv(run_dir / "valid_probs.csv", index=False)
+    pd.DataFrame(probs, columns=LABELS).to_csv(run_dir / "valid_probs_raw.csv", index=False)
     papermill.execute_notebook(
         str(REPO_ROOT / "notebooks" / "04_threshold_search.ipynb"), str(tmp_path / "out.ipynb"),
         parameters={"data_dir": str(sample_dir), "run_name": "nb04", "overrides": {"runs_dir": str(tmp_path)}},

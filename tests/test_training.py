@@ -206,8 +206,8 @@ def test_training_run_writes_its_products_and_repeats_exactly(tmp_path):
     small = {"model.navec.hidden_size": 16, "model.navec.ngram_buckets": 2048, "train.epochs": 2, "train.folds": 0, "tfidf.weight": 0.0}
     first, metrics = run_training_products(tmp_path, "a", small)
     second, _ = run_training_products(tmp_path, "b", small)
-    assert (first / "valid_probs.csv").read_bytes() == (second / "valid_probs.csv").read_bytes()
-    probs = read_probs(first / "valid_probs.csv")
+    assert (first / "valid_probs_raw.csv").read_bytes() == (second / "valid_probs_raw.csv").read_bytes()
+    probs = read_probs(first / "valid_probs_raw.csv")
     assert probs.shape == (len(read_split(SAMPLE_DIR / "valid.csv")), 7) and ((probs > 0) & (probs < 1)).all()
     assert {"weighted_f1", "macro_f1", "per_label", "best_single_threshold", "weighted_f1_at_best_single_threshold"} <= set(metrics)
     assert set(metrics["per_label"]["joy"]) == {"f1", "precision", "recall", "support"} and metrics["mode"] == "train"
@@ -244,7 +244,7 @@ def test_training_notebook_runs_under_papermill(tmp_path, backbone):
                                parameters={"data_dir": str(SAMPLE_DIR), "run_name": "nb", "overrides": overrides},
                                kernel_name="python3", progress_bar=False)
     run_dir = tmp_path / "nb"
-    assert {"valid_probs.csv", "metrics.json", "training_log.csv", "training_curves.png",
+    assert {"valid_probs_raw.csv", "metrics.json", "training_log.csv", "training_curves.png",
             "params.yaml"} <= {p.name for p in run_dir.iterdir()}
     assert json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["backbone"] == overrides.get("model.backbone", "navec")
     printed = "".join(o.get("text", "") for cell in nbformat.read(output, as_version=4).cells for o in cell.get("outputs", []))
@@ -276,5 +276,5 @@ def test_score_as_test_predicts_held_out_valid_rows_written_as_the_test(tmp_path
     styled = [asr_style(text) for text in raw]
     models, tfidf = load_models(run_dir / "model"), TfidfClassifier.load(run_dir / "tfidf")
     expected = 0.5 * predict_probs(models[0], styled) + 0.5 * tfidf.probs_of_features(tfidf.features(styled), [0])
-    assert np.allclose(read_probs(run_dir / "valid_probs.csv")[held_out], expected, atol=1e-5)
+    assert np.allclose(read_probs(run_dir / "valid_probs_raw.csv")[held_out], expected, atol=1e-5)
     assert not np.allclose(predict_probs(models[0], raw), predict_probs(models[0], styled), atol=1e-5)  # capitals, punctuation kept

@@ -9,6 +9,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "settings_io": ["load_config", "save_config", "parse_overrides"],
     "data_dir": ["find_data_dir"],
     "run_start": ["start_run"],
+    "run_record": ["finish_step", "read_record", "StaleProductError"],
     "text": ["make_preprocessor", "preprocess_texts"],
     "seed": ["seed_everything"],
     "navec": ["load_navec"],

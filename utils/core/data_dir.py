@@ -28,7 +28,9 @@ def _kaggle_candidates(kaggle_input: Path) -> list[Path]:
 
 
 def find_data_dir(explicit: str | Path | None = None, kaggle_input: Path = KAGGLE_INPUT) -> Path:
-    """Find the competition files: explicit path, $KIT_DATA_DIR, /kaggle/input/..., ./data, then data/sample (with a notice)."""
+    """Find the competition files: explicit path, $KIT_DATA_DIR, /kaggle/input/..., ./data, then data/sample (with a notice).
+
+    A folder holding only some of the three files is an error naming the missing ones, never a silent fallback."""
     for source, given in (("the given data_dir", explicit), (f"${DATA_DIR_ENV}", os.environ.get(DATA_DIR_ENV))):
         if given:
             folder = Path(given).expanduser()
@@ -36,12 +38,21 @@ def find_data_dir(explicit: str | Path | None = None, kaggle_input: Path = KAGGL
             if missing:
                 raise FileNotFoundError(f"{folder} ({source}) lacks the competition file(s) {missing}")
             return folder
-    candidates = [*_kaggle_candidates(kaggle_input), Path.cwd() / "data", REPO_ROOT / "data"]
-    for folder in candidates:
-        if holds_competition_files(folder):
+    checked = [*_kaggle_candidates(kaggle_input), Path.cwd() / "data", REPO_ROOT / "data"]
+    for folder in dict.fromkeys(checked):  # the first folder holding any of the files decides
+        missing = _missing_files(folder)
+        if len(missing) < len(SPLIT_FILES):
+            if missing:
+                raise FileNotFoundError(f"{folder} holds some of the competition files but lacks {missing}: add them, or point to "
+                                        f"a complete folder with --data-dir / data_dir / ${DATA_DIR_ENV}")
             return folder
     print(
         f"Notice: no competition data found (checked ${DATA_DIR_ENV}, {kaggle_input}, ./data); using the small "
         f"authored sample in {SAMPLE_DATA_DIR}. Scores on it say nothing about the competition."
     )
     return SAMPLE_DATA_DIR
+
+
+def is_sample(data_dir: str | Path) -> bool:
+    """True when the data folder is the kit's small authored sample."""
+    return Path(data_dir).resolve() == SAMPLE_DATA_DIR.resolve()

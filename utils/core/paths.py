@@ -6,6 +6,6 @@ SAMPLE_DATA_DIR = REPO_ROOT / "data" / "sample"
 
 EXPANDED_TRAIN = "train_expanded.csv"  # 02: train + added rows, with a `source` column
 MODEL_DIR, LINEAR_DIR = "model", "tfidf"  # 03: the neural model(s); the TF-IDF member(s) when tfidf.weight > 0
-VALID_PROBS, METRICS = "valid_probs.csv", "metrics.json"  # 03: held-out probabilities and their scores
+VALID_PROBS, METRICS = "valid_probs_raw.csv", "metrics.json"  # 03: held-out probabilities (raw: before recalibration), scores
 THRESHOLDS = "thresholds.json"  # 04: the decision rule
-TEST_PROBS, INFERENCE_RECORD = "test_probs.csv", "inference.json"  # 05: test probabilities; where the submission went
+TEST_PROBS, INFERENCE_RECORD = "test_probs_raw.csv", "inference.json"  # 05: test probabilities (raw, as valid's); the submission

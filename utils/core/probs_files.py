@@ -1,4 +1,4 @@
-"""Probability files (valid_probs.csv, test_probs.csv): `index` + one column per label, written and read back checked."""
+"""Probability files (valid_probs_raw.csv, test_probs_raw.csv): `index` + one column per label, written and read back checked."""
 from __future__ import annotations
 
 from pathlib import Path

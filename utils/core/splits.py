@@ -17,6 +17,7 @@ TEXT = "text"
 SOURCE = "source"  # where a row of the expanded train came from
 SPLIT_FILES = {"train": "train.csv", "valid": "valid.csv", "test": "test_without_answers.csv"}
 EXPECTED_HEADER = ",".join([TEXT, *LABELS])
+MAX_TEXT_CHARS = 20_000  # the longest text any reader of the kit accepts; real rows have a few hundred at most
 
 
 class DataError(ValueError):
@@ -93,6 +94,24 @@ def _parse_labels(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
     return frame
 
 
+def csv_records(text: str, path: Path | str) -> list[list[str]]:
+    """Every record of a CSV text, a blank line as an empty record; fields of any length (checked afterwards)."""
+    csv.field_size_limit(2**31 - 1)  # Python's default, 131,072 characters, would stop with no file or row named
+    reader = csv.reader(io.StringIO(text))
+    try:
+        return list(reader)
+    except csv.Error as error:
+        raise DataError(f"{path}, line {reader.line_num}: not valid CSV ({error})") from None
+
+
+def check_text_lengths(texts, path: Path | str) -> None:
+    """Refuse a text longer than MAX_TEXT_CHARS, naming its row (counted from 1 after the header)."""
+    for row, text in enumerate(texts, start=1):
+        if text is not None and len(text) > MAX_TEXT_CHARS:
+            raise DataError(f"{path}, row {row}, column '{TEXT}': {len(text):,} characters; the kit reads texts of at most "
+                            f"{MAX_TEXT_CHARS:,} characters (a model reads the first 128 words): shorten or split it")
+
+
 def read_split(path: str | Path, test: bool = False, extra_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """Read one competition file, check it, and return `text` + the 7 labels (+ `extra_columns`) in the fixed order.
 
@@ -101,12 +120,14 @@ def read_split(path: str | Path, test: bool = False, extra_columns: tuple[str, .
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found; expected a CSV with header {EXPECTED_HEADER}")
-    text = decode_csv_bytes(path.read_bytes(), path)
-    header = [name.strip() for name in next(csv.reader(io.StringIO(text)), [])]
+    records = [row for row in csv_records(decode_csv_bytes(path.read_bytes(), path), path) if row]
+    header = [name.strip() for name in (records[0] if records else [])]
     if not header:
         raise DataError(f"{path}: the file is empty; expected a CSV with header {EXPECTED_HEADER}")
     _check_header(header, path, test, extra_columns)
-    records = [row for row in csv.reader(io.StringIO(text)) if row][1:]
+    records = records[1:]
+    if not records:
+        raise DataError(f"{path}: a header and no data rows; expected at least one row under {EXPECTED_HEADER}")
     for number, row in enumerate(records, start=1):
         if len(row) != len(header):
             raise DataError(f"{path}, row {number}: has {len(row)} fields, the header has {len(header)}; expected {EXPECTED_HEADER}")
@@ -115,13 +136,15 @@ def read_split(path: str | Path, test: bool = False, extra_columns: tuple[str, .
         for label in LABELS:
             frame[label] = "0"
     wanted = [TEXT, *LABELS, *[col for col in extra_columns if col in header]]
-    if [col for col in header if col in wanted] != wanted:
+    present = [col for col in wanted if col in header]
+    if [col for col in header if col in wanted] != present:
         print(f"Note: {path} has its columns in another order; they were reordered by name to {EXPECTED_HEADER}.")
     repeated = (frame[header] == header).all(axis=1).to_numpy()
     if repeated.any():
         row = int(np.flatnonzero(repeated)[0]) + 1
         raise DataError(f"{path}, row {row}: repeats the header row (were two files concatenated?); expected data rows only")
     frame = _parse_labels(frame[wanted].copy(), path)
+    check_text_lengths(frame[TEXT], path)
     empty = frame[TEXT].str.strip() == ""
     if empty.any():
         rows = [int(i) + 1 for i in np.flatnonzero(empty.to_numpy())]
@@ -142,6 +165,15 @@ def load_competition(data_dir: str | Path) -> Competition:
         valid=read_split(data_dir / SPLIT_FILES["valid"]),
         test=read_split(data_dir / SPLIT_FILES["test"], test=True),
     )
+
+
+def warn_absent_labels(frame: pd.DataFrame, name: str) -> list[str]:
+    """Print a warning naming the labels no row of `frame` carries (a model cannot learn them; their F1 will be 0)."""
+    absent = [label for label in LABELS if not frame[label].any()]
+    if absent:
+        print(f"Warning: {name} has no row with the label(s) {absent}: a model cannot learn them and their F1 will be 0 "
+              "(add rows that carry them, e.g. with notebook 02's expansion)")
+    return absent
 
 
 def label_matrix(frame: pd.DataFrame) -> np.ndarray:

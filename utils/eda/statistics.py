@@ -23,6 +23,7 @@ from ..core.splits import (
     label_matrix,
     load_competition,
     read_split,
+    warn_absent_labels,
 )
 from ..core.text import asr_style, fold_yo, make_preprocessor
 
@@ -41,6 +42,9 @@ def load_eda_splits(config: RunConfig) -> dict[str, pd.DataFrame]:
         splits["train_expanded"] = read_split(expanded, extra_columns=(SOURCE,))
     else:
         print(f"No expanded train at {expanded} yet (notebook 02 writes it); showing the competition splits only.")
+    for name in ("train", "train_expanded"):
+        if name in splits:
+            warn_absent_labels(splits[name], name)
     preprocess = make_preprocessor(config.text)
     return {name: frame.assign(**{NORMALISED: [preprocess(text) for text in frame[TEXT]]}) for name, frame in splits.items()}
 

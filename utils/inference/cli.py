@@ -2,6 +2,9 @@
 
     python -m utils.predict --model runs/<name> --text "какой ужас, я боюсь"
     python -m utils.predict --model runs/<name> --input texts.csv --output predictions.csv
+
+A row without text (empty or whitespace) gets no prediction; any other text is predicted, emoji-only ones too
+(emoji become Russian words before the model sees them).
 """
 from __future__ import annotations
 
@@ -14,14 +17,15 @@ import pandas as pd
 from tqdm import tqdm
 
 from ..core.files import OutputExistsError, atomic_path
-from ..core.splits import LABELS, TEXT
+from ..core.run_record import StaleProductError
+from ..core.splits import LABELS, TEXT, DataError, check_text_lengths, csv_records, decode_csv_bytes
 from .predictor import Predictor
 
 PROB_SUFFIX = "_prob"
 
 
 def describe_text(predictor: Predictor, text: str) -> str:
-    """One text's labels with their probability and decision, most probable first."""
+    """One text's labels with their probability (after recalibration, as thresholded) and decision, most probable first."""
     probs = predictor.probs([text])
     decisions = predictor.decide(probs)[0]
     order = np.argsort(-probs[0])
@@ -29,53 +33,55 @@ def describe_text(predictor: Predictor, text: str) -> str:
     return "\n".join(["label     prob   decision", *lines])
 
 
-def empty_rows(texts: pd.Series) -> np.ndarray:
-    """Positions of rows without text: missing, blank, or without a single letter ('123', '!!!')."""
-    return np.flatnonzero(~texts.fillna("").astype(str).str.contains(r"[^\W\d_]", regex=True).to_numpy())
+def read_texts(source: Path) -> list[str | None]:
+    """The `text` column of a CSV, one entry per record (None for a blank line); decoded and checked like the competition's
+    files (UTF-8, UTF-8/16 with BOM or Windows-1251; texts of at most MAX_TEXT_CHARS characters)."""
+    if not source.is_file():
+        raise FileNotFoundError(f"{source}: file not found")
+    rows = csv_records(decode_csv_bytes(source.read_bytes(), source), source)
+    header = [name.strip() for name in (rows[0] if rows else [])]
+    if TEXT not in header:
+        raise DataError(f"{source}, header row: no '{TEXT}' column (found {header})")
+    column = header.index(TEXT)
+    texts = [row[column] if len(row) > column else None for row in rows[1:]]
+    check_text_lengths(texts, source)
+    return texts
 
 
-def predict_chunk(predictor: Predictor, chunk: pd.DataFrame, batch_size: int) -> tuple[pd.DataFrame, list[int]]:
-    """Probabilities and decisions for a chunk of a CSV; rows without text are left blank and returned."""
-    texts = chunk[TEXT]
-    blank = empty_rows(texts)
-    keep = np.setdiff1d(np.arange(len(chunk)), blank)
-    probs = np.full((len(chunk), len(LABELS)), np.nan)
-    decisions = pd.DataFrame(pd.NA, index=range(len(chunk)), columns=LABELS, dtype="Int64")
-    if len(keep):
-        probs[keep] = predictor.probs(texts.iloc[keep].astype(str).tolist(), batch_size)
+def predict_texts(predictor: Predictor, texts: list[str | None], batch_size: int) -> pd.DataFrame:
+    """Probabilities and decisions for texts; rows without text (None, empty or whitespace) are left blank."""
+    keep = [k for k, text in enumerate(texts) if text is not None and text.strip()]
+    probs = np.full((len(texts), len(LABELS)), np.nan)
+    decisions = pd.DataFrame(pd.NA, index=range(len(texts)), columns=LABELS, dtype="Int64")
+    if keep:
+        probs[keep] = predictor.probs([texts[k] for k in keep], batch_size)
         decisions.iloc[keep] = predictor.decide(probs[keep])
-    out = pd.DataFrame({TEXT: texts.to_numpy()})
+    out = pd.DataFrame({TEXT: [text or "" for text in texts]})
     for j, label in enumerate(LABELS):
         out[label + PROB_SUFFIX] = np.round(probs[:, j], 6)
     out[LABELS] = decisions.to_numpy()
-    return out, [int(chunk.index[i]) for i in blank]
+    return out
 
 
 def predict_file(predictor: Predictor, source: Path, target: Path, batch_size: int = 256, chunk_rows: int = 20_000,
                  overwrite: bool = False) -> list[int]:
-    """Stream a CSV with a `text` column in chunks to a CSV of 7 probabilities + 7 decisions; return blank rows (1-based)."""
-    if not source.is_file():
-        raise FileNotFoundError(f"{source}: file not found")
-    header = pd.read_csv(source, nrows=0, encoding="utf-8-sig").columns
-    if TEXT not in header:
-        raise ValueError(f"{source}, header row: no '{TEXT}' column (found {list(header)})")
-    with source.open("rb") as handle:
-        total = max(sum(1 for _ in handle) - 1, 0)  # lines, for the progress bar
-    blank: list[int] = []
-    chunks = pd.read_csv(source, usecols=[TEXT], dtype=str, keep_default_na=False, encoding="utf-8-sig", chunksize=chunk_rows)
-    with atomic_path(target, overwrite=overwrite) as tmp, tqdm(total=total, desc="predict", unit="row", file=sys.stdout) as bar:
-        for k, chunk in enumerate(chunks):
-            out, missing = predict_chunk(predictor, chunk, batch_size)
-            out.to_csv(tmp, mode="a", header=k == 0, index=False, encoding="utf-8")
-            blank += [row + 1 for row in missing]
+    """A CSV with a `text` column -> a CSV of 7 probabilities + 7 decisions per row, in chunks with a progress bar over its
+    rows; returns the rows left blank (counted from 1 after the header)."""
+    texts = read_texts(source)
+    if target.exists() and not overwrite:
+        raise OutputExistsError(f"{target} already exists: choose another --output, or pass --force to replace it")
+    with atomic_path(target, overwrite=True) as tmp, tqdm(total=len(texts), desc="predict", unit="row", file=sys.stdout) as bar:
+        for start in range(0, max(len(texts), 1), chunk_rows):
+            chunk = texts[start : start + chunk_rows]
+            predict_texts(predictor, chunk, batch_size).to_csv(tmp, mode="a", header=start == 0, index=False, encoding="utf-8")
             bar.update(len(chunk))
-    return blank
+    return [k + 1 for k, text in enumerate(texts) if text is None or not text.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Exit status: 0 done, 2 bad arguments or input."""
     parser = argparse.ArgumentParser(prog="python -m utils.predict", description="Tag Russian texts with 7 emotions using a finished run.")
-    parser.add_argument("--model", required=True, help="a run folder holding model/ and thresholds.json, e.g. runs/<name>")
+    parser.add_argument("--model", required=True, help="a finished run's folder, e.g. runs/<name>")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--text", help="one text to tag")
     source.add_argument("--input", help="a CSV with a `text` column")
@@ -85,13 +91,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.input and not args.output:
         parser.error("--input needs --output")
+    if args.text is not None and not args.text.strip():
+        print("Error: --text is empty: give a text to tag", file=sys.stderr)
+        return 2
+    if not Path(args.model).is_dir():
+        print(f"Error: {args.model}: no such run folder (a finished run's folder, e.g. runs/<name>)", file=sys.stderr)
+        return 2
     try:
         predictor = Predictor.from_run(args.model)
         if args.text is not None:
             print(describe_text(predictor, args.text))
             return 0
         blank = predict_file(predictor, Path(args.input), Path(args.output), args.batch_size, overwrite=args.force)
-    except (FileNotFoundError, ValueError, OutputExistsError, UnicodeDecodeError) as error:
+    except (FileNotFoundError, ValueError, OutputExistsError, StaleProductError) as error:
         print(f"Error: {error}", file=sys.stderr)
         return 2
     if blank:

@@ -1,4 +1,4 @@
-"""Notebook 05 as one call: predict the test file, write test_probs.csv and a checked submission that never overwrites."""
+"""Notebook 05 as one call: predict the test file, write test_probs_raw.csv and a checked submission that never overwrites."""
 from __future__ import annotations
 
 import json
@@ -29,13 +29,13 @@ def free_path(path: Path) -> Path:
 
 
 def predict_test(config: RunConfig, batch_size: int = 256) -> Path:
-    """Predict the test file, write runs/<name>/test_probs.csv and a checked submission; return its path."""
+    """Predict the test file, write runs/<name>/test_probs_raw.csv and a checked submission; return its path."""
     test_path = Path(config.data_dir) / SPLIT_FILES["test"]
     test = read_split(test_path, test=True)
     predictor = Predictor.from_run(config.run_dir, resolve_runtime(config.train).device)  # the GPU when training had one
-    probs = predictor.probs(test[TEXT], batch_size)
-    write_probs(probs, config.run_dir / TEST_PROBS)
-    decisions = predictor.decide(probs)
+    raw = predictor.raw_probs(test[TEXT], batch_size)
+    write_probs(raw, config.run_dir / TEST_PROBS)
+    decisions = predictor.decide(predictor.choice.recalibrated(raw))
     target = submission_path(config)
     path = free_path(target)
     if path != target:

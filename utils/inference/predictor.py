@@ -1,4 +1,4 @@
-"""Predicting with a finished run: the saved model(s) and thresholds -> probabilities, decisions, a submission."""
+"""Predicting with a finished run: exactly the members and the decision rule its record lists -> probabilities, decisions."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -7,50 +7,73 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.paths import LINEAR_DIR, MODEL_DIR, THRESHOLDS
+from ..core.paths import MODEL_DIR, THRESHOLDS
+from ..core.run_record import RECORD_FILE, StaleProductError, input_problems, read_record, stale_message
+from ..core.settings import RunConfig
 from ..core.splits import LABELS
 from ..thresholds.search import ThresholdChoice, load_thresholds
 from ..training.checkpoint import load_models
 
 FALLBACK = ThresholdChoice(mode="global", empty_rule="top", thresholds=dict.fromkeys(LABELS, 0.5), in_sample_f1=float("nan"),
                            cv_f1=float("nan"), table=[], note="no thresholds.json: 0.5 for every label, the top label for rows with none")
+TRAINING, THRESHOLD_SEARCH, INFERENCE = "03_training", "04_threshold_search", "05_inference"
+
+
+def finished_members(run_dir: Path) -> tuple[dict, bool]:
+    """The members notebook 03 recorded (path and blend weight each) and whether notebook 04 ran; refuses a run whose
+    record is missing or whose model and thresholds do not belong together."""
+    record = read_record(run_dir)
+    if not record:
+        raise StaleProductError(f"{run_dir} has no {RECORD_FILE}: it was not made by the kit's notebooks (or before run records "
+                                f"existed); re-run it: python -m utils.pipeline --run {run_dir.name} --force")
+    config = RunConfig(name=run_dir.name, runs_dir=str(run_dir.resolve().parent), data_dir=record.get("data_dir"))
+    tuned = THRESHOLD_SEARCH in record.get("steps", {})
+    problems = input_problems(config, INFERENCE, record, check_settings=False, check_data=False)  # the data may be elsewhere now
+    if not tuned:
+        problems = [p for p in problems if not p.startswith(THRESHOLDS)]
+    if problems:
+        raise StaleProductError(stale_message(run_dir, INFERENCE, problems))
+    return record["steps"][TRAINING]["members"], tuned
 
 
 @dataclass
 class Predictor:
-    """A run's model(s) (the mean of the fold models, if k-fold) and its decision rule."""
+    """A run's neural model(s) (the mean of the fold models, if k-fold), its TF-IDF member if the run has one, and its
+    decision rule."""
 
     models: list
     choice: ThresholdChoice
-    linear: object = None  # the TF-IDF member (utils.linear.TfidfClassifier), blended in with its saved weight
+    linear: object = None  # the TF-IDF member (utils.training.tfidf.TfidfClassifier)
+    linear_weight: float = 0.0  # its share in the blend, as notebook 03 recorded it
 
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str = "cpu") -> Predictor:
-        """Load runs/<name>/model/ and runs/<name>/thresholds.json (0.5 with a notice when it is missing)."""
+        """Load what runs/<name>/manifest.json lists: the model(s), the TF-IDF member with its weight, thresholds.json
+        (0.5 with a notice when notebook 04 has not run)."""
         run_dir = Path(run_dir)
-        thresholds = run_dir / THRESHOLDS
-        if not thresholds.is_file():
-            print(f"Notice: {thresholds} not found (notebook 04 not run): {FALLBACK.note}")
-        linear = None
-        if (run_dir / LINEAR_DIR).is_dir():
-            from ..training.tfidf import (
-                TfidfClassifier,  # scikit-learn: imported only when the run has a TF-IDF member
-            )
+        members, tuned = finished_members(run_dir)
+        if not tuned:
+            print(f"Notice: notebook 04 has not run for {run_dir}: {FALLBACK.note}")
+        linear, weight = None, 0.0
+        if "tfidf" in members:
+            from ..training.tfidf import TfidfClassifier  # scikit-learn: imported only when the run has a TF-IDF member
 
-            linear = TfidfClassifier.load(run_dir / LINEAR_DIR)
-        choice = load_thresholds(thresholds) if thresholds.is_file() else FALLBACK
-        return cls(load_models(run_dir / MODEL_DIR, device), choice, linear)
+            linear, weight = TfidfClassifier.load(run_dir / members["tfidf"]["path"]), members["tfidf"]["weight"]
+        choice = load_thresholds(run_dir / THRESHOLDS) if tuned else FALLBACK
+        return cls(load_models(run_dir / members["neural"].get("path", MODEL_DIR), device), choice, linear, weight)
 
-    def probs(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-        """(n, 7) probabilities in the input order: the models' mean, blended with the TF-IDF member if any, then
-        recalibrated if the run's decision rule is."""
+    def raw_probs(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        """(n, 7) blended probabilities in the input order (raw: before recalibration), as in valid_probs_raw.csv."""
         from ..training.prediction import predict_probs
 
         probs = predict_probs(self.models, list(texts), batch_size, num_threads=0)  # all cores
         if self.linear is not None:
-            weight = self.linear.config.weight
-            probs = (1 - weight) * probs + weight * self.linear.probs(texts)
-        return self.choice.recalibrated(probs)
+            probs = (1 - self.linear_weight) * probs + self.linear_weight * self.linear.probs(texts)
+        return probs
+
+    def probs(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        """(n, 7) probabilities the thresholds apply to: raw, then recalibrated if the run's rule is."""
+        return self.choice.recalibrated(self.raw_probs(texts, batch_size))
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
         """(n, 7) 0/1 decisions for `probs` from `self.probs` (already recalibrated) under the run's thresholds and no-label rule."""

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import codecs
+import io
 import os
 import shlex
 import shutil
@@ -15,7 +17,9 @@ import pandas as pd
 
 from ..core.data_dir import COMPETITION_SLUG, find_data_dir
 from ..core.files import atomic_path
-from ..core.splits import LABELS, SPLIT_FILES, TEXT, read_split
+from ..core.paths import REPO_ROOT
+from ..core.run_record import RECORD_FILE, content_hash, read_record
+from ..core.splits import LABELS, SPLIT_FILES, TEXT, DataError, read_split
 
 CREDENTIALS_HELP = """No Kaggle credentials found. Provide one of:
   1. kaggle.json: Kaggle > Settings > API > "Create New Token" downloads it; then
@@ -42,12 +46,26 @@ def make_submission(test: pd.DataFrame, decisions: np.ndarray) -> pd.DataFrame:
     return submission
 
 
+def utf8_text(path: Path) -> str:
+    """A submission's text: UTF-8 (a byte-order mark is dropped with a note); anything else is refused, as Kaggle reads UTF-8."""
+    raw = path.read_bytes()
+    if raw.startswith(codecs.BOM_UTF8):
+        print(f"Note: {path} starts with a UTF-8 byte-order mark; it was read as UTF-8.")
+        raw = raw[len(codecs.BOM_UTF8):]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise SubmissionError(f"{path}: not UTF-8 (byte 0x{raw[error.start]:02x} on line {line}; Windows-1251?): Kaggle reads "
+                              "submissions as UTF-8; re-save it as UTF-8") from None
+
+
 def check_submission(path: str | Path, test_path: str | Path) -> pd.DataFrame:
     """Check a submission file against the test file: columns, row count, row order and text, 0/1 values."""
     path = Path(path)
     if not path.is_file():
         raise SubmissionError(f"{path}: file not found")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    frame = pd.read_csv(io.StringIO(utf8_text(path)), dtype=str, keep_default_na=False)
     expected = [TEXT, *LABELS]
     if list(frame.columns) != expected:
         raise SubmissionError(f"{path}, header row: columns are {list(frame.columns)}; expected {expected} in this order")
@@ -115,19 +133,49 @@ def submit(path: str | Path, message: str, test_path: str | Path, competition: s
     return result.returncode
 
 
+def making_run(path: Path, runs_root: Path | None = None) -> dict:
+    """The record of the run whose notebook 05 wrote this submission file (found by content), or {}."""
+    digest = content_hash(path)
+    roots = [runs_root] if runs_root else [path.resolve().parent.parent / "runs", REPO_ROOT / "runs"]
+    for root in dict.fromkeys(root for root in roots if root.is_dir()):
+        for manifest in sorted(root.glob(f"**/{RECORD_FILE}")):
+            record = read_record(manifest.parent)
+            if record.get("steps", {}).get("05_inference", {}).get("submission_sha256") == digest:
+                return record
+    return {}
+
+
+def checked_against(path: Path, explicit: str | None, allow_sample: bool) -> Path:
+    """The test file to check a submission against: --test, else the test of the run that made it, else the discovered one."""
+    if explicit:
+        return Path(explicit)
+    record = making_run(path)
+    if not record:
+        test_path = find_data_dir() / SPLIT_FILES["test"]
+        print(f"No run record names {path}; checking it against {test_path} (the discovered data folder)")
+        return test_path
+    if record.get("sample_data") and not allow_sample:
+        raise SubmissionError(f"{path} was made by run '{record['run']}' from the kit's authored sample (data/sample), not from "
+                              "the competition's files: its rows are not the competition's test; pass --allow-sample to send it anyway")
+    test_path = Path(record["data_dir"]) / SPLIT_FILES["test"]
+    print(f"{path} was made by run '{record['run']}': checking it against that run's test file {test_path}")
+    return test_path
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m utils.submission FILE -m MESSAGE [--dry-run]`: check a submission and send it to Kaggle."""
     parser = argparse.ArgumentParser(prog="python -m utils.submission", description=main.__doc__)
     parser.add_argument("file", help="the submission CSV, e.g. submissions/<run>.csv")
     parser.add_argument("-m", "--message", required=True, help="the submission's description on Kaggle")
     parser.add_argument("--competition", default=COMPETITION_SLUG)
-    parser.add_argument("--test", help="the test file to check against (default: the discovered data dir's)")
+    parser.add_argument("--test", help="the test file to check against (default: the test file of the run that made it)")
+    parser.add_argument("--allow-sample", action="store_true", help="send a submission made from the authored sample data too")
     parser.add_argument("--dry-run", action="store_true", help="check the file and print the command without running it")
     args = parser.parse_args(argv)
-    test_path = args.test or find_data_dir() / SPLIT_FILES["test"]
     try:
+        test_path = checked_against(Path(args.file), args.test, args.allow_sample)
         return submit(args.file, args.message, test_path, args.competition, args.dry_run)
-    except SubmissionError as error:
+    except (SubmissionError, DataError, FileNotFoundError) as error:
         print(f"Not submitted: {error}")
         return 1
 

@@ -1,7 +1,7 @@
 """Run the numbered notebooks in order with papermill: one set of settings, one run folder, a summary at the end.
 
     python -m utils.pipeline [--config FILE] [-p key=value ...] [--data-dir DIR] [--run NAME]
-                             [--from NN | --only NN] [--force] [--kernel NAME] [--notebooks DIR] [--quiet]
+                             [--from NN | --only NN | --resume | --force] [--kernel NAME] [--notebooks DIR] [--quiet]
 """
 from __future__ import annotations
 
@@ -16,30 +16,27 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from ..core.data_dir import find_data_dir
-from ..core.files import write_text
-from ..core.paths import (
-    EXPANDED_TRAIN,
-    INFERENCE_RECORD,
-    METRICS,
-    MODEL_DIR,
-    REPO_ROOT,
-    TEST_PROBS,
-    THRESHOLDS,
-    VALID_PROBS,
+from ..core.data_dir import find_data_dir, is_sample
+from ..core.paths import INFERENCE_RECORD, METRICS, REPO_ROOT, THRESHOLDS
+from ..core.run_lock import LOCK_FILE, RunInUseError, RunLock, check_not_in_use
+from ..core.run_record import (
+    STEPS,
+    StaleProductError,
+    input_problems,
+    mark_step,
+    read_record,
+    stale_message,
+    step_problems,
+    timestamp,
+    update_record,
 )
 from ..core.settings import ConfigError, RunConfig
 from ..core.settings_io import load_config, parse_overrides
+from ..core.splits import DataError, load_competition
+from .kernels import LoggedKernelManager
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-RECORD_FILE = "pipeline.json"  # runs/<name>/pipeline.json: status and time per notebook
-PRODUCTS = {  # what each notebook leaves in runs/<name>/; --from and --only need those of the notebooks before
-    "01": ("eda",),
-    "02": (EXPANDED_TRAIN,),
-    "03": (MODEL_DIR, VALID_PROBS, METRICS),
-    "04": (THRESHOLDS,),
-    "05": (TEST_PROBS,),
-}
+SAMPLE_WARNING = "DATA: the kit's small authored sample (data/sample): its scores say nothing about the competition"
 
 
 class PipelineError(RuntimeError):
@@ -89,28 +86,18 @@ def read_json(path: Path) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def missing_products(run_dir: Path, notebooks: list[Path]) -> list[str]:
-    """The products of `notebooks` that run_dir lacks, as 'notebook: product'."""
-    return [
-        f"{notebook.name}: {product}"
-        for notebook in notebooks
-        for product in PRODUCTS.get(notebook.name[:2], ())
-        if not (run_dir / product).exists()
-    ]
-
-
 def check_new_run(run_dir: Path) -> None:
-    """Refuse a run folder that holds a finished run or products made outside the pipeline."""
-    if not run_dir.is_dir() or not any(run_dir.iterdir()):
+    """Refuse a run folder that already holds something, with the choices for what it holds."""
+    if not run_dir.is_dir() or not [path for path in run_dir.iterdir() if path.name != LOCK_FILE]:
         return
-    status = read_json(run_dir / RECORD_FILE).get("status")
-    if status in ("failed", "running"):
-        return
-    held = "a finished run" if status == "finished" else "products of an earlier run"
-    raise PipelineError(
-        f"{run_dir} already holds {held}: choose another --run name, continue it with --from NN, "
-        f"or replace it with --force (deletes the folder first)"
-    )
+    status = read_record(run_dir).get("status")
+    if status == "finished":
+        choices = "choose another --run name, re-run notebooks with --from NN or --only NN, or replace it with --force"
+    elif status in ("failed", "interrupted", "running"):
+        choices = "continue it with --resume (from its first unfinished notebook), or start over with --force"
+    else:
+        status, choices = "products made outside the pipeline", "choose another --run name, or replace it with --force"
+    raise PipelineError(f"{run_dir} already holds a run ({status}): {choices}")
 
 
 def new_run_name(runs_root: Path, now: datetime | None = None) -> str:
@@ -140,6 +127,18 @@ def show_cell_output() -> None:
         logger.addHandler(_LiveOutput())
 
 
+def running_cell(executed: Path) -> str:
+    """The cell an interrupted notebook was executing: the last one papermill started in the executed copy."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(executed, as_version=4).cells
+    except (OSError, ValueError):
+        return "before its first cell"
+    started = [k for k, cell in enumerate(cells) if cell.get("metadata", {}).get("papermill", {}).get("start_time")]
+    return f"cell {started[-1] + 1} of the executed notebook" if started else "before its first cell"
+
+
 def describe_failure(notebook: Path, executed: Path, error: Exception) -> dict:
     """Which notebook and cell failed, with what exception, and its traceback."""
     from papermill.exceptions import PapermillExecutionError, strip_color
@@ -164,11 +163,14 @@ def failure_report(failure: dict) -> str:
 
 
 def summarize(run_dir: Path, record: dict) -> str:
-    """The end-of-run report: time per notebook, valid weighted F1, thresholds, submission path."""
-    steps = record.get("notebooks", {})
-    total = sum(step.get("seconds", 0) for step in steps.values())
+    """The end-of-run report: data, time per notebook, the cross-validated F1, thresholds, submission path."""
+    pipeline = record.get("pipeline", {})
+    notebooks = pipeline.get("notebooks", {})
+    total = sum(step.get("seconds", 0) for step in notebooks.values())
     lines = [f"Run '{record.get('run')}' {record.get('status')}: {total:.1f} s of notebooks, products in {run_dir}"]
-    lines += [f"  {name:<28}{step.get('seconds', 0):8.1f} s  {step.get('status')}" for name, step in steps.items()]
+    if record.get("sample_data"):
+        lines.append(SAMPLE_WARNING)
+    lines += [f"  {name:<28}{step.get('seconds', 0):8.1f} s  {step.get('status')}" for name, step in notebooks.items()]
     f1 = read_json(run_dir / METRICS).get("weighted_f1")
     lines.append(f"valid weighted F1: {f1:.4f}" if f1 is not None else "valid weighted F1: not available")
     chosen = read_json(run_dir / THRESHOLDS)
@@ -184,10 +186,6 @@ def summarize(run_dir: Path, record: dict) -> str:
     return "\n".join(lines)
 
 
-def write_record(run_dir: Path, record: dict) -> None:
-    write_text(run_dir / RECORD_FILE, json.dumps(record, indent=2, ensure_ascii=False))
-
-
 @dataclasses.dataclass
 class Plan:
     """A checked run: its settings, the notebooks to execute and the parameters every notebook gets."""
@@ -196,8 +194,53 @@ class Plan:
     notebooks: list[Path]
     parameters: dict
     kernel: str  # the Jupyter kernel's name
-    reuse: bool  # continuing an existing run (--from / --only)
+    reuse: bool  # continuing an existing run (--from / --only / --resume)
     force: bool  # a full run that replaces the run folder
+    only: bool = False  # --only: the later notebooks' products become stale
+
+
+def check_backbone(name: str) -> None:
+    """Refuse, before anything runs, a backbone that cannot load: a local folder without config.json, a malformed Hub name,
+    or (offline) a Hub model that is not in the local cache."""
+    import os
+
+    from ..core.settings import NAVEC
+
+    if name == NAVEC:
+        return
+    folder = Path(name).expanduser()
+    if name.startswith((".", "/", "~")) or folder.exists():
+        if not (folder / "config.json").is_file():
+            raise ConfigError(f"model.backbone {name!r}: no Hugging Face model there (a folder with config.json and tokenizer files)")
+        return
+    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except HFValidationError as error:
+        raise ConfigError(f"model.backbone {name!r} is not a Hugging Face model name ({error}); accepted: 'navec', "
+                          "a name such as cointegrated/rubert-tiny2, or a local model folder") from None
+    if os.environ.get("HF_HUB_OFFLINE") == "1" and not isinstance(try_to_load_from_cache(name, "config.json"), str):
+        raise ConfigError(f"model.backbone {name!r} is not in the local Hugging Face cache and HF_HUB_OFFLINE=1: "
+                          "download it first or give a local folder")
+
+
+def check_data(data_dir: Path) -> None:
+    """Read and check the three competition files (before a --force run deletes anything)."""
+    try:
+        load_competition(data_dir)
+    except DataError as error:
+        raise PipelineError(f"the data would fail notebook 01, so nothing was started or deleted: {error}") from None
+
+
+def first_unfinished(config: RunConfig, notebooks: list[Path]) -> list[Path]:
+    """The notebooks from the first one whose products are not done and fresh (for --resume)."""
+    record = read_record(config.run_dir)
+    for k, notebook in enumerate(notebooks):
+        if notebook.stem not in STEPS or step_problems(config, notebook.stem, record):
+            return notebooks[k:]
+    return []
 
 
 def plan_run(
@@ -210,14 +253,17 @@ def plan_run(
     force: bool = False,
     kernel: str = "python3",
     notebooks_dir: str | Path = NOTEBOOKS_DIR,
+    resume: bool = False,
 ) -> Plan:
     """Check settings, run folder, data and kernel; raise ConfigError, FileNotFoundError or PipelineError, or return the plan."""
-    reuse = bool(start or only)
+    reuse = bool(start or only or resume)
+    if force and reuse:
+        raise PipelineError("--force replaces a whole run; it cannot be combined with --from, --only or --resume: drop one")
     overrides = parse_overrides(overrides)
     config = load_config(config_file, overrides)
     runs_root = REPO_ROOT / config.runs_dir
     if reuse and not run_name:
-        raise PipelineError(f"--from/--only continue an existing run: name it with --run NAME "
+        raise PipelineError(f"--from/--only/--resume continue an existing run: name it with --run NAME "
                             f"(runs in {runs_root}: {existing_runs(runs_root)})")
     config = config.replace(name=run_name or new_run_name(runs_root))
     notebooks = list_notebooks(notebooks_dir)
@@ -227,15 +273,29 @@ def plan_run(
             raise PipelineError(f"no run '{config.name}' in {runs_root} to continue (runs there: {existing_runs(runs_root)})")
         if config_file is None and (config.run_dir / "params.yaml").is_file():
             config_file = config.run_dir / "params.yaml"  # continue with the run's own settings
+            if resume and overrides:
+                raise PipelineError("--resume continues with the run's own settings (its params.yaml); to change settings, re-run "
+                                    "notebooks with --from NN -p ..., or start a new run")
             overrides = {**overrides, "runs_dir": config.runs_dir}  # where the run is now, even if it was moved
             config = load_config(config_file, overrides).replace(name=config.name)
-        missing = missing_products(config.run_dir, notebooks[: notebooks.index(selected[0])])
-        if missing:
-            raise PipelineError(f"run '{config.name}' lacks the products of earlier notebooks {missing} in {config.run_dir}: "
-                                "run those first")
-    elif not force:
-        check_new_run(config.run_dir)
+    check_backbone(config.model.backbone)
     data_dir = find_data_dir(data_dir or config.data_dir).resolve()
+    config = config.replace(data_dir=str(data_dir))
+    check_not_in_use(config.run_dir)
+    if resume:
+        status = read_record(config.run_dir).get("status")
+        selected = first_unfinished(config, notebooks)
+        if not selected:
+            raise PipelineError(f"run '{config.name}' has {status or 'no record'} and every notebook's products are done and "
+                                "fresh: nothing to resume")
+    if reuse and selected and selected[0].stem in STEPS:
+        problems = input_problems(config, selected[0].stem, read_record(config.run_dir))
+        if problems:
+            raise PipelineError(stale_message(config.run_dir, selected[0].stem, problems))
+    elif not reuse and not force:
+        check_new_run(config.run_dir)
+    if force:
+        check_data(data_dir)
     check_kernel(kernel)
     parameters = {
         "config_file": str(Path(config_file).resolve()) if config_file else None,
@@ -243,84 +303,139 @@ def plan_run(
         "data_dir": str(data_dir),
         "run_name": config.name,
     }
-    return Plan(config, selected, parameters, kernel, reuse, force)
+    return Plan(config, selected, parameters, kernel, reuse, force, bool(only))
+
+
+def clear_run_folder(run_dir: Path) -> None:
+    """Delete a run's products (--force), keeping the lock this process holds."""
+    for path in run_dir.iterdir():
+        if path.name != LOCK_FILE:
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+
+
+def stale_after(config: RunConfig, notebooks: list[Path]) -> list[str]:
+    """The later notebooks whose recorded products no longer fit (after --only)."""
+    record = read_record(config.run_dir)
+    return [path.stem for path in notebooks if path.stem in record.get("steps", {}) and step_problems(config, path.stem, record)]
 
 
 def run_pipeline(plan: Plan, log_output: bool = True) -> dict:
     """Run a checked plan's notebooks into runs/<name>/ with papermill; return the run's record.
 
-    The record (also runs/<name>/pipeline.json) has status 'finished' or 'failed', seconds per notebook,
-    the submission path and, after a failure, which notebook and cell failed.
-    """
+    The record (runs/<name>/manifest.json) gets status 'finished', 'failed' or 'interrupted', seconds per notebook,
+    the submission path and, after a failure, which notebook and cell failed."""
+    run_dir = plan.config.run_dir
+    try:
+        with RunLock(run_dir):
+            if plan.force:
+                clear_run_folder(run_dir)
+            return _run_locked(plan, log_output)
+    except RunInUseError as error:
+        print(f"Not started: {error}", file=sys.stderr)
+        return {"status": "refused", "error": str(error)}
+
+
+def _set_run(run_dir: Path, **values) -> dict:
+    return update_record(run_dir, lambda record: record.update(values))
+
+
+def _set_notebook(run_dir: Path, stem: str, **values) -> dict:
+    return update_record(run_dir, lambda record: record.setdefault("pipeline", {}).setdefault("notebooks", {}).setdefault(stem, {})
+                         .update(values))
+
+
+def _run_locked(plan: Plan, log_output: bool) -> dict:
     import papermill
 
     run_dir = plan.config.run_dir
-    if plan.force and not plan.reuse and run_dir.exists():
-        shutil.rmtree(run_dir)
     if log_output:
         show_cell_output()
-    record = read_json(run_dir / RECORD_FILE) if plan.reuse else {}
-    record.update(run=plan.config.name, status="running", started=datetime.now().isoformat(timespec="seconds"),
-                  kernel=plan.kernel, parameters=plan.parameters)
-    record.setdefault("notebooks", {})
-    record.pop("failure", None)
+    pipeline = {"started": timestamp(), "kernel": plan.kernel, "parameters": plan.parameters,
+                "notebooks": read_record(run_dir).get("pipeline", {}).get("notebooks", {}) if plan.reuse else {}}
+    _set_run(run_dir, run=plan.config.name, status="running", data_dir=plan.parameters["data_dir"],
+             sample_data=is_sample(plan.parameters["data_dir"]), pipeline=pipeline, failure=None, submission=None)
     names = ", ".join(path.name for path in plan.notebooks)
     print(f"Run '{plan.config.name}' into {run_dir}: {names} (data from {plan.parameters['data_dir']})", flush=True)
+    if is_sample(plan.parameters["data_dir"]):
+        print(SAMPLE_WARNING, flush=True)
     for k, notebook in enumerate(plan.notebooks, 1):
         executed = run_dir / "notebooks" / notebook.name
         executed.parent.mkdir(parents=True, exist_ok=True)
-        write_record(run_dir, record)
         print(f"\n[{k}/{len(plan.notebooks)}] {notebook.name}", flush=True)
         began = time.perf_counter()
+        LoggedKernelManager.log_file = executed.with_suffix(".log")
         try:
             papermill.execute_notebook(
                 str(notebook), str(executed), parameters=plan.parameters, kernel_name=plan.kernel,
                 cwd=str(NOTEBOOKS_DIR),  # the bootstrap cell finds utils/ from here, wherever the notebooks are
-                log_output=log_output, progress_bar=not log_output and sys.stderr.isatty(),
+                log_output=log_output, progress_bar=not log_output and sys.stderr.isatty(), kernel_manager_class=LoggedKernelManager,
             )
+        except KeyboardInterrupt:
+            return _stop(plan, notebook, executed, began, "interrupted", None)
         except Exception as error:  # a failing cell (PapermillExecutionError) or a kernel that died or never started
-            record["notebooks"][notebook.stem] = {"status": "failed", "seconds": round(time.perf_counter() - began, 1),
-                                                  "executed": str(executed)}
-            record.update(status="failed", ended=datetime.now().isoformat(timespec="seconds"),
-                          failure=describe_failure(notebook, executed, error))
-            write_record(run_dir, record)
-            print("\n" + failure_report(record["failure"]), file=sys.stderr, flush=True)
-            return record
+            return _stop(plan, notebook, executed, began, "failed", error)
         seconds = round(time.perf_counter() - began, 1)
-        record["notebooks"][notebook.stem] = {"status": "done", "seconds": seconds, "executed": str(executed)}
+        _set_notebook(run_dir, notebook.stem, status="done", seconds=seconds, executed=str(executed))
         print(f"[{k}/{len(plan.notebooks)}] {notebook.name} done in {seconds:.1f} s", flush=True)
     submission = read_json(run_dir / INFERENCE_RECORD).get("submission")
-    record.update(status="finished", ended=datetime.now().isoformat(timespec="seconds"),
-                  submission=submission if submission and Path(submission).is_file() else None)
-    write_record(run_dir, record)
+    every = list_notebooks(plan.notebooks[0].parent)
+    later = stale_after(plan.config, every[every.index(plan.notebooks[-1]) + 1:]) if plan.only else []
+    submission = submission if submission and Path(submission).is_file() else None
+    record = _set_run(run_dir, status="finished", ended=timestamp(), submission=submission)
     print("\n" + summarize(run_dir, record), flush=True)
+    if later:
+        print(f"Now stale (made from the products this run replaced): {', '.join(later)}; "
+              f"rebuild them with --run {plan.config.name} --from {later[0][:2]}", flush=True)
+    return record
+
+
+def _stop(plan: Plan, notebook: Path, executed: Path, began: float, status: str, error: Exception | None) -> dict:
+    """Record a failed or interrupted notebook and say, in a few lines, where it stopped and how to go on."""
+    run_dir = plan.config.run_dir
+    seconds = round(time.perf_counter() - began, 1)
+    if notebook.stem in STEPS:
+        mark_step(run_dir, notebook.stem, status)
+    _set_notebook(run_dir, notebook.stem, status=status, seconds=seconds, executed=str(executed))
+    if error is not None:
+        failure = describe_failure(notebook, executed, error)
+        report = failure_report(failure)
+    else:
+        failure = {"notebook": notebook.name, "cell": running_cell(executed), "exception": "KeyboardInterrupt", "traceback": "",
+                   "executed": str(executed)}
+        report = (f"Interrupted: {notebook.name}, {failure['cell']}. Run '{plan.config.name}' is marked interrupted; the products "
+                  f"of its finished notebooks are kept.\nContinue: python -m utils.pipeline --run {plan.config.name} --resume"
+                  f"\nStart over: python -m utils.pipeline --run {plan.config.name} --force")
+    record = _set_run(run_dir, status=status, ended=timestamp(), failure=failure)
+    print("\n" + report, file=sys.stderr, flush=True)
     return record
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Exit status: 0 finished, 1 a notebook failed, 2 the run could not start."""
+    """Exit status: 0 finished, 1 a notebook failed, 2 the run could not start, 130 interrupted (Ctrl-C)."""
     parser = argparse.ArgumentParser(prog="python -m utils.pipeline",
-                                     description="Run the notebooks 01 -> 05 with papermill into runs/<name>/.")
-    parser.add_argument("--config", help="a YAML file of settings (see utils/config.py)")
+                                     description="Run the numbered notebooks with papermill into runs/<name>/.")
+    parser.add_argument("--config", help="a YAML file of settings (see utils/core/settings.py)")
     parser.add_argument("-p", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="a setting, e.g. -p train.epochs=3 (value read as YAML; repeat for more)")
     parser.add_argument("--data-dir", help="the folder of the competition files (default: discovered, see README)")
     parser.add_argument("--run", help="the run's name (default: the time, e.g. 2026-11-28_1903)")
     step = parser.add_mutually_exclusive_group()
     step.add_argument("--from", dest="start", metavar="NN", help="continue run --run from notebook NN, reusing the earlier products")
-    step.add_argument("--only", metavar="NN", help="re-run only notebook NN of run --run")
-    parser.add_argument("--force", action="store_true", help="replace a run that already exists (its folder is deleted first)")
+    step.add_argument("--only", metavar="NN", help="re-run only notebook NN of run --run (the later notebooks' products become stale)")
+    step.add_argument("--resume", action="store_true", help="continue an interrupted or failed run from its first unfinished notebook")
+    parser.add_argument("--force", action="store_true", help="replace a run that already exists (checked first, then deleted)")
     parser.add_argument("--kernel", default="python3", help="the Jupyter kernel that runs the notebooks (default: python3)")
     parser.add_argument("--notebooks", default=str(NOTEBOOKS_DIR), help="the folder of the numbered notebooks")
     parser.add_argument("--quiet", action="store_true", help="hide the cells' output (a progress bar in a terminal instead)")
     args = parser.parse_args(argv)
     try:
         plan = plan_run(args.config, args.overrides, args.data_dir, args.run, args.start, args.only, args.force, args.kernel,
-                        args.notebooks)
-    except (PipelineError, ConfigError, FileNotFoundError) as error:
+                        args.notebooks, args.resume)
+    except (PipelineError, ConfigError, FileNotFoundError, RunInUseError, StaleProductError) as error:
         print(f"Not started: {error}", file=sys.stderr)
         return 2
-    return 0 if run_pipeline(plan, log_output=not args.quiet)["status"] == "finished" else 1
+    status = run_pipeline(plan, log_output=not args.quiet)["status"]
+    return {"finished": 0, "failed": 1, "interrupted": 130}.get(status, 2)
 
 
 if __name__ == "__main__":

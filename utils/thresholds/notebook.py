@@ -1,4 +1,4 @@
-"""Notebook 04 as one call: choose the rule on valid_probs.csv, write thresholds.json and thresholds.png."""
+"""Notebook 04 as one call: choose the rule on valid_probs_raw.csv, write thresholds.json and thresholds.png."""
 from __future__ import annotations
 
 import json
@@ -17,7 +17,7 @@ from .search import ThresholdChoice, choose_thresholds
 
 
 def tune_thresholds(run_dir: str | Path, y: np.ndarray, config: ThresholdConfig, seed: int = 0) -> ThresholdChoice:
-    """Choose thresholds on run_dir/valid_probs.csv; write thresholds.json and thresholds.png; print the table."""
+    """Choose thresholds on run_dir/valid_probs_raw.csv; write thresholds.json and thresholds.png; print the table."""
     run_dir = Path(run_dir)
     probs = read_probs(run_dir / VALID_PROBS, expected_rows=len(y))
     choice = choose_thresholds(y, probs, config, seed)

@@ -96,6 +96,14 @@ class NavecBackbone(nn.Module):
     def save_files(self, folder: Path) -> None:
         self.tokenizer.save_pretrained(folder)
 
+    def add_vectors(self, vectors: np.ndarray) -> None:
+        """Append word vectors for words just added to the word list (prediction only: they are never saved)."""
+        grown = torch.cat([self.word_vectors.detach(), torch.from_numpy(vectors).to(self.word_vectors)])
+        if isinstance(self.word_vectors, nn.Parameter):
+            self.word_vectors = nn.Parameter(grown, requires_grad=False)
+        else:
+            self.register_buffer("word_vectors", grown, persistent=False)
+
     def forward(self, input_ids, lengths, ngram_ids, ngram_offsets) -> torch.Tensor:
         words = nn.functional.embedding(input_ids, self.word_vectors)
         if self.ngrams is not None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from safetensors import SafetensorError
 from safetensors.torch import load_model as load_weights
 from safetensors.torch import save_model as save_weights
 
@@ -68,6 +69,12 @@ def save_models(models: list[Model], folder: str | Path, overwrite: bool = True)
     return Path(folder)
 
 
+def rebuild(folder: Path) -> str:
+    """How to make a run's model files again: re-run notebook 03 of the run that holds them."""
+    run = next((parent.name for parent in folder.resolve().parents if (parent / "manifest.json").is_file()), "<name>")
+    return f"re-run notebook 03 to rebuild it: python -m utils.pipeline --run {run} --from 03"
+
+
 def load_model(folder: str | Path, device: str = "cpu") -> Model:
     """Rebuild a saved Model (architecture, tokenizer, weights, text preprocessing) in eval mode; no training state."""
     folder = Path(folder)
@@ -78,7 +85,7 @@ def load_model(folder: str | Path, device: str = "cpu") -> Model:
         raise FileNotFoundError(f"{folder} holds k-fold models ({FOLD_PREFIX}<k>/); load them with load_models({str(folder)!r})")
     missing = [name for name in (CONFIG_FILE, WEIGHTS_FILE, ENCODER_DIR) if not (folder / name).exists()]
     if missing:
-        raise FileNotFoundError(f"{folder}: missing {missing}; a saved model holds {expected} (written by save_model)")
+        raise FileNotFoundError(f"{folder}: missing {missing}; a saved model holds {expected} (written by save_model): {rebuild(folder)}")
     settings = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
     if settings.get("labels") != LABELS:
         raise ValueError(f"{folder / CONFIG_FILE}: labels {settings.get('labels')} differ from the kit's {LABELS}")
@@ -94,6 +101,8 @@ def load_model(folder: str | Path, device: str = "cpu") -> Model:
         missing_weights, unexpected = load_weights(model, str(folder / WEIGHTS_FILE), strict=False)
     except RuntimeError as error:  # a tensor of another shape
         raise ValueError(f"{misfit}: {str(error).strip().splitlines()[-1].strip()}") from None
+    except SafetensorError as error:
+        raise ValueError(f"{folder / WEIGHTS_FILE} is truncated or not a safetensors file ({error}): {rebuild(folder)}") from None
     if missing_weights or unexpected:
         raise ValueError(f"{misfit}: missing {sorted(missing_weights)[:5]}, unexpected {sorted(unexpected)[:5]}")
     return model.to(device).eval()

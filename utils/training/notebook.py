@@ -15,7 +15,7 @@ from ..core.files import write_csv
 from ..core.paths import EXPANDED_TRAIN, LINEAR_DIR, METRICS, MODEL_DIR, VALID_PROBS
 from ..core.probs_files import write_probs
 from ..core.settings import RunConfig
-from ..core.splits import SOURCE, SPLIT_FILES, TEXT, label_matrix, read_split
+from ..core.splits import SOURCE, SPLIT_FILES, TEXT, label_matrix, read_split, warn_absent_labels
 from ..core.text import asr_style
 from .checkpoint import save_models
 from .folds import train_on_valid_folds, valid_folds
@@ -49,6 +49,7 @@ def load_training_data(config: RunConfig) -> TrainingData:
     test = read_split(data_dir / SPLIT_FILES["test"], test=True)
     data = TrainingData(train, valid, test[TEXT].tolist(), expanded if expanded.is_file() else data_dir / SPLIT_FILES["train"])
     print(f"train: {len(train)} rows from {data.train_file.name}; valid: {len(valid)} rows; test: {len(test)} texts (vocabulary only)")
+    warn_absent_labels(train, f"the training file {data.train_file.name}")
     return data
 
 
@@ -110,7 +111,7 @@ def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
 
 
 def write_training_report(config: RunConfig, data: TrainingData, result: TrainingResult) -> dict:
-    """valid_probs.csv, metrics.json, training_log.csv and training_curves.png in runs/<name>/; returns the metrics."""
+    """valid_probs_raw.csv, metrics.json, training_log.csv and training_curves.png in runs/<name>/; returns the metrics."""
     metrics = score_probs(label_matrix(data.valid), result.valid_probs)
     metrics.update(mode=result.mode, models=len(result.models), train_rows=len(data.train), train_file=str(data.train_file),
                    train_seconds=round(result.seconds, 1), backbone=config.model.backbone, tfidf_weight=config.tfidf.weight)

@@ -13,6 +13,7 @@ from ..core.settings import TrainConfig
 from ..core.splits import LABELS
 from .dataset import EmotionDataset, LengthBatchSampler
 from .runtime import autocast, to_device
+from .vocabulary import open_vocabularies
 
 
 def batches(dataset: EmotionDataset, sampler: LengthBatchSampler) -> Iterator[tuple[list[int], dict]]:
@@ -52,6 +53,7 @@ def predict_probs(model: nn.Module | Sequence[nn.Module], texts: Sequence[str], 
     texts = list(texts)
     torch.set_num_threads(num_threads or os.cpu_count() or 1)
     desc = "predict" if progress_bar else None
+    open_vocabularies(models, texts)
     datasets, probs = {}, []  # models sharing a tokenizer, preprocessing and length limit (fold models) share one dataset
     for m in models:
         key = (id(m.backbone.tokenizer), repr(m.text), m.backbone.max_len)

@@ -48,6 +48,12 @@ class WordTokenizer:
         words = sorted((w for w in counts if known(w)), key=lambda w: (-counts[w], w))
         return cls(words, config.ngram_min, config.ngram_max, config.ngram_buckets)
 
+    def add_words(self, words: Sequence[str]) -> None:
+        """Append words (not yet in the list) with the next ids."""
+        for word in words:
+            self.word_ids[word] = len(self.words) + 2
+            self.words.append(word)
+
     def __len__(self) -> int:
         return len(self.words) + 2
 

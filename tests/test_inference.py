@@ -152,3 +152,26 @@ def test_a_truncated_model_file_is_named_with_the_fix(finished_run, tmp_path, ca
     weights.unlink()
     with pytest.raises(FileNotFoundError, match=r"missing \['model\.safetensors'\].*--run broken --from 03"):
         load_model(run.run_dir / "model")
+
+
+def test_predictor_applies_the_rule_the_default_chooses_recalibration_then_per_label_thresholds(finished_run, tmp_path):
+    from utils.thresholds.recalibration import Recalibration
+
+    config = finished_run.replace(name="recalibrated", runs_dir=str(tmp_path))
+    rng = np.random.default_rng(0)
+    coef = (np.eye(7) * 1.5 + rng.normal(0, 0.2, (7, 7))).tolist()
+    recalibration = Recalibration(coef=coef, intercept=rng.normal(0, 0.3, 7).tolist())
+    thresholds = dict(zip(LABELS, [0.3, 0.6, 0.25, 0.55, 0.4, 0.35, 0.5]))
+    choice = ThresholdChoice(mode="per_label", empty_rule="top", thresholds=thresholds, in_sample_f1=0.6, cv_f1=0.58, table=[],
+                             note="test", recalibration=recalibration.as_dict())
+    run_like(finished_run, tmp_path / "recalibrated")
+    record_step(config, "04_threshold_search", lambda: (config.run_dir / "thresholds.json").write_text(json.dumps(choice.as_dict())))
+    predictor = Predictor.from_run(config.run_dir)
+    texts = ["мне страшно", "ура, спасибо!", "фу, какая гадость", "ну ладно"]
+    raw = predictor.raw_probs(texts)
+    recalibrated = 1 / (1 + np.exp(-(np.log(raw / (1 - raw)) @ np.asarray(coef).T + np.asarray(recalibration.intercept))))
+    assert np.allclose(predictor.probs(texts), recalibrated, atol=1e-9)
+    expected = (recalibrated >= np.array(list(thresholds.values()))).astype(int)
+    empty = expected.sum(axis=1) == 0
+    expected[np.flatnonzero(empty), recalibrated[empty].argmax(axis=1)] = 1
+    assert (predictor.decide(predictor.probs(texts)) == expected).all()

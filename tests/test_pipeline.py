@@ -2,12 +2,18 @@
 import contextlib
 import io
 import json
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
 from datetime import datetime
 
 import pytest
 import yaml
-from conftest import SAMPLE_DIR
+from conftest import REPO_ROOT, SAMPLE_DIR
 from standin_notebooks import MISSING_NOTEBOOKS, REAL_NOTEBOOKS, write_standins
 
 from utils.inference.submission import check_submission
@@ -224,3 +230,96 @@ def test_the_real_notebooks_run_end_to_end_on_the_sample(tmp_path):
     assert list(record["pipeline"]["notebooks"]) == [path.stem for path in REAL_NOTEBOOKS]
     check_submission(record["submission"], SAMPLE_DIR / "test_without_answers.csv")
     assert "valid weighted F1: not available" not in out and "thresholds: not available" not in out
+
+
+def start_pipeline(args, log):
+    """`python -m utils.pipeline ARGS` in its own session (as a terminal runs it), output to `log`."""
+    return subprocess.Popen([sys.executable, "-m", "utils.pipeline", *args], cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def wait_for(condition, seconds=120):
+    deadline = time.time() + seconds
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def held_in_03(log):
+    """True once the stand-in notebook 03 executes cell 6, which waits while its hold file exists."""
+    return "Executing Cell 6" in log.read_text().partition("[3/5] 03_training.ipynb")[2]
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_with_one_message_a_second_pipeline_is_refused_and_resume_continues(standins, tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    hold = runs / "r.hold"
+    hold.touch()
+    args = ["--notebooks", str(standins), "-p", f"runs_dir={runs}", "--run", "r"]
+    with open(tmp_path / "first.log", "w") as log:
+        first = start_pipeline(args, log)
+        wait_for(lambda: held_in_03(tmp_path / "first.log"))
+        code, _, err = run_main([*args, "--resume"])
+        assert code == 2 and f"{runs / 'r'} is in use by process {first.pid}" in err, "a second pipeline on the same run is refused"
+        os.killpg(first.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+        assert first.wait(60) == 130
+    printed = (tmp_path / "first.log").read_text()
+    stop = printed[printed.index("Interrupted"):]
+    assert stop.startswith("Interrupted: 03_training.ipynb, cell 6 of the executed notebook. Run 'r' is marked interrupted")
+    assert "--run r --resume" in stop and "--run r --force" in stop and len(stop.splitlines()) == 3
+    assert "Traceback" not in printed and "\x1b[" not in printed
+    record = read_json(runs / "r" / "manifest.json")
+    assert record["status"] == "interrupted" and record["steps"]["03_training"]["status"] == "interrupted"
+    assert not (runs / "r" / ".lock").exists()
+    code, _, err = run_main(args)
+    assert code == 2 and "already holds a run (interrupted): continue it with --resume" in err
+    hold.unlink()
+    eda = (runs / "r" / "notebooks" / "01_eda.ipynb").read_bytes()
+    code, out, _ = run_main([*args, "--resume"])
+    assert code == 0 and "03_training.ipynb, 04_threshold_search.ipynb, 05_inference.ipynb (" in out
+    assert (runs / "r" / "notebooks" / "01_eda.ipynb").read_bytes() == eda, "finished notebooks are not run again"
+    assert read_json(runs / "r" / "manifest.json")["status"] == "finished"
+    code, _, err = run_main([*args, "--resume"])
+    assert code == 2 and "nothing to resume" in err
+    code, _, err = run_main([*args, "--resume", "-p", "seed=3"])
+    assert code == 2 and "--resume continues with the run's own settings" in err
+
+
+def test_a_lock_left_by_a_dead_process_is_detected(tmp_path, capsys):
+    from utils.core.run_lock import LOCK_FILE, check_not_in_use
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    (tmp_path / LOCK_FILE).write_text(json.dumps({"pid": int(dead), "host": socket.gethostname(), "started": "then", "token": "x"}))
+    check_not_in_use(tmp_path)
+    assert f"removed the lock of {tmp_path} left by process {dead}" in capsys.readouterr().out
+    assert not (tmp_path / LOCK_FILE).exists()
+
+
+@pytest.mark.slow
+def test_force_checks_the_data_before_deleting_anything(finished_run, standins, tmp_path):
+    run_dir = copy_run(finished_run, tmp_path)
+    before = sorted(path.name for path in run_dir.iterdir())
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in ("train.csv", "valid.csv", "test_without_answers.csv"):
+        (bad / name).write_text("text,anger,disgust,fear,joy,sadness,surprise,neutral\nа,2,0,0,0,0,0,0\n", encoding="utf-8")
+    args = ["--notebooks", str(standins), "-p", f"runs_dir={tmp_path / 'runs'}", "--run", "full"]
+    code, _, err = run_main([*args, "--force", "--data-dir", str(bad)])
+    assert code == 2 and "nothing was started or deleted" in err and "train.csv, row 1, column 'anger': expected 0 or 1" in err
+    code, _, err = run_main([*args, "--force", "-p", "train.epochs=0"])
+    assert code == 2 and "train.epochs = 0 is out of range" in err
+    code, _, err = run_main([*args, "--force", "--from", "03"])
+    assert code == 2 and "--force replaces a whole run; it cannot be combined with --from" in err
+    assert sorted(path.name for path in run_dir.iterdir()) == before
+
+
+def test_a_data_folder_with_some_of_the_files_stops_the_run(standins, tmp_path, monkeypatch):
+    monkeypatch.delenv("KIT_DATA_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    for name in ("train.csv", "test_without_answers.csv"):
+        (tmp_path / "data" / name).write_text("text\nа\n", encoding="utf-8")
+    code, _, err = run_main(["--notebooks", str(standins), "-p", f"runs_dir={tmp_path / 'runs'}"])
+    assert code == 2 and "holds some of the competition files but lacks ['valid.csv']" in err
+    assert not (tmp_path / "runs").exists()

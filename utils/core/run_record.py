@@ -205,7 +205,7 @@ def members_of(config: RunConfig) -> dict:
     return {"neural": {"path": MODEL_DIR, "weight": 1 - weight}, **({"tfidf": {"path": LINEAR_DIR, "weight": weight}} if weight else {})}
 
 
-def finish_step(config: RunConfig, name: str, **facts) -> dict:
+def finish_step(config: RunConfig, name: str, **facts) -> None:
     """Record the notebook's products (with hashes) and `facts` (e.g. the submission path): the step is done.
 
     Notebook 03 also records its members; a member the settings switched off is removed from the run."""
@@ -226,9 +226,8 @@ def finish_step(config: RunConfig, name: str, **facts) -> dict:
             entry["seconds"] = round((datetime.fromisoformat(entry["ended"]) - datetime.fromisoformat(entry["started"])).total_seconds(), 1)
         record["steps"][name] = entry
 
-    record = update_record(config.run_dir, finish)
+    update_record(config.run_dir, finish)
     print(f"Recorded in {config.run_dir / RECORD_FILE}: {name} done, products {sorted(products)}")
-    return record
 
 
 def mark_step(run_dir: Path, name: str, status: str) -> None:

@@ -6,13 +6,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib.util
 import json
 import logging
+import re
 import shutil
+import signal
 import sys
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -111,32 +115,54 @@ def existing_runs(runs_root: Path) -> list[str]:
     return sorted(path.name for path in runs_root.iterdir() if path.is_dir()) if runs_root.is_dir() else []
 
 
-class _LiveOutput(logging.Handler):
-    """Prints papermill's log (cell output, cell starts) to the current stdout, one line per message."""
+class CellLog(logging.Handler):
+    """Receives papermill's log: remembers the cell being executed and, unless quiet, prints every line (cell output,
+    cell starts) to the current stdout."""
+
+    STARTED = re.compile(r"Executing Cell (\d+)")
+
+    def __init__(self, show: bool):
+        super().__init__()
+        self.show, self.cell = show, None
 
     def emit(self, record: logging.LogRecord) -> None:
-        print(record.getMessage().rstrip("\n"), flush=True)
+        message = record.getMessage()
+        started = self.STARTED.match(message)
+        if started:
+            self.cell = int(started.group(1))
+        if self.show:
+            print(message.rstrip("\n"), flush=True)
 
 
-def show_cell_output() -> None:
-    """Let papermill's `log_output` reach the terminal (or the hosting notebook)."""
+@contextlib.contextmanager
+def cell_log(show: bool) -> Iterator[CellLog]:
+    """Route papermill's log through a CellLog while the notebooks run."""
     logger = logging.getLogger("papermill")
+    handler = CellLog(show)
+    saved = logger.level, logger.propagate, logger.handlers[:]
     logger.setLevel(logging.INFO)
-    logger.propagate = False
-    if not any(isinstance(handler, _LiveOutput) for handler in logger.handlers):
-        logger.addHandler(_LiveOutput())
-
-
-def running_cell(executed: Path) -> str:
-    """The cell an interrupted notebook was executing: the last one papermill started in the executed copy."""
-    import nbformat
-
+    logger.propagate, logger.handlers = False, [handler]
     try:
-        cells = nbformat.read(executed, as_version=4).cells
-    except (OSError, ValueError):
-        return "before its first cell"
-    started = [k for k, cell in enumerate(cells) if cell.get("metadata", {}).get("papermill", {}).get("start_time")]
-    return f"cell {started[-1] + 1} of the executed notebook" if started else "before its first cell"
+        yield handler
+    finally:
+        logger.level, logger.propagate, logger.handlers = saved[0], saved[1], saved[2]
+
+
+@contextlib.contextmanager
+def quiet_after_ctrl_c() -> Iterator[None]:
+    """On Ctrl-C, silence the libraries' own reports of the kernel they stop, then interrupt as usual."""
+    def interrupt(signum, frame):
+        for name in ("papermill", "asyncio", "traitlets"):
+            logging.getLogger(name).disabled = True
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        for name in ("papermill", "asyncio", "traitlets"):
+            logging.getLogger(name).disabled = False
 
 
 def describe_failure(notebook: Path, executed: Path, error: Exception) -> dict:
@@ -273,11 +299,12 @@ def plan_run(
             raise PipelineError(f"no run '{config.name}' in {runs_root} to continue (runs there: {existing_runs(runs_root)})")
         if config_file is None and (config.run_dir / "params.yaml").is_file():
             config_file = config.run_dir / "params.yaml"  # continue with the run's own settings
-            if resume and overrides:
+            overrides = {**overrides, "runs_dir": config.runs_dir}  # where the run is now, even if it was moved
+            own = load_config(config_file, {"runs_dir": config.runs_dir}).replace(name=config.name)
+            config = load_config(config_file, overrides).replace(name=config.name)
+            if resume and config != own:
                 raise PipelineError("--resume continues with the run's own settings (its params.yaml); to change settings, re-run "
                                     "notebooks with --from NN -p ..., or start a new run")
-            overrides = {**overrides, "runs_dir": config.runs_dir}  # where the run is now, even if it was moved
-            config = load_config(config_file, overrides).replace(name=config.name)
     check_backbone(config.model.backbone)
     data_dir = find_data_dir(data_dir or config.data_dir).resolve()
     config = config.replace(data_dir=str(data_dir))
@@ -345,11 +372,7 @@ def _set_notebook(run_dir: Path, stem: str, **values) -> dict:
 
 
 def _run_locked(plan: Plan, log_output: bool) -> dict:
-    import papermill
-
     run_dir = plan.config.run_dir
-    if log_output:
-        show_cell_output()
     pipeline = {"started": timestamp(), "kernel": plan.kernel, "parameters": plan.parameters,
                 "notebooks": read_record(run_dir).get("pipeline", {}).get("notebooks", {}) if plan.reuse else {}}
     _set_run(run_dir, run=plan.config.name, status="running", data_dir=plan.parameters["data_dir"],
@@ -359,23 +382,11 @@ def _run_locked(plan: Plan, log_output: bool) -> dict:
     if is_sample(plan.parameters["data_dir"]):
         print(SAMPLE_WARNING, flush=True)
     for k, notebook in enumerate(plan.notebooks, 1):
-        executed = run_dir / "notebooks" / notebook.name
-        executed.parent.mkdir(parents=True, exist_ok=True)
         print(f"\n[{k}/{len(plan.notebooks)}] {notebook.name}", flush=True)
-        began = time.perf_counter()
-        LoggedKernelManager.log_file = executed.with_suffix(".log")
-        try:
-            papermill.execute_notebook(
-                str(notebook), str(executed), parameters=plan.parameters, kernel_name=plan.kernel,
-                cwd=str(NOTEBOOKS_DIR),  # the bootstrap cell finds utils/ from here, wherever the notebooks are
-                log_output=log_output, progress_bar=not log_output and sys.stderr.isatty(), kernel_manager_class=LoggedKernelManager,
-            )
-        except KeyboardInterrupt:
-            return _stop(plan, notebook, executed, began, "interrupted", None)
-        except Exception as error:  # a failing cell (PapermillExecutionError) or a kernel that died or never started
-            return _stop(plan, notebook, executed, began, "failed", error)
-        seconds = round(time.perf_counter() - began, 1)
-        _set_notebook(run_dir, notebook.stem, status="done", seconds=seconds, executed=str(executed))
+        stopped = _execute(plan, notebook, log_output)
+        if stopped:
+            return stopped
+        seconds = read_record(run_dir)["pipeline"]["notebooks"][notebook.stem]["seconds"]
         print(f"[{k}/{len(plan.notebooks)}] {notebook.name} done in {seconds:.1f} s", flush=True)
     submission = read_json(run_dir / INFERENCE_RECORD).get("submission")
     every = list_notebooks(plan.notebooks[0].parent)
@@ -389,19 +400,42 @@ def _run_locked(plan: Plan, log_output: bool) -> dict:
     return record
 
 
-def _stop(plan: Plan, notebook: Path, executed: Path, began: float, status: str, error: Exception | None) -> dict:
+def _execute(plan: Plan, notebook: Path, log_output: bool) -> dict | None:
+    """One notebook with papermill into runs/<name>/notebooks/ (its kernel's stderr beside it, in a .log); the run's
+    record after a failure or Ctrl-C, None when it finished."""
+    import papermill
+
+    executed = plan.config.run_dir / "notebooks" / notebook.name
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    LoggedKernelManager.log_file = executed.with_suffix(".log")
+    began = time.perf_counter()
+    with cell_log(show=log_output) as cells:
+        try:
+            with quiet_after_ctrl_c():
+                papermill.execute_notebook(
+                    str(notebook), str(executed), parameters=plan.parameters, kernel_name=plan.kernel,
+                    cwd=str(NOTEBOOKS_DIR),  # the bootstrap cell finds utils/ from here, wherever the notebooks are
+                    log_output=True, progress_bar=not log_output and sys.stderr.isatty(), kernel_manager_class=LoggedKernelManager,
+                )
+        except KeyboardInterrupt:
+            where = f"cell {cells.cell} of the executed notebook" if cells.cell else "while its kernel started"
+            return _stop(plan, notebook, executed, began, "interrupted", {"notebook": notebook.name, "cell": where,
+                         "exception": "KeyboardInterrupt", "traceback": "", "executed": str(executed)})
+        except Exception as error:  # a failing cell (PapermillExecutionError) or a kernel that died or never started
+            return _stop(plan, notebook, executed, began, "failed", describe_failure(notebook, executed, error))
+    _set_notebook(plan.config.run_dir, notebook.stem, status="done", seconds=round(time.perf_counter() - began, 1), executed=str(executed))
+    return None
+
+
+def _stop(plan: Plan, notebook: Path, executed: Path, began: float, status: str, failure: dict) -> dict:
     """Record a failed or interrupted notebook and say, in a few lines, where it stopped and how to go on."""
     run_dir = plan.config.run_dir
-    seconds = round(time.perf_counter() - began, 1)
     if notebook.stem in STEPS:
         mark_step(run_dir, notebook.stem, status)
-    _set_notebook(run_dir, notebook.stem, status=status, seconds=seconds, executed=str(executed))
-    if error is not None:
-        failure = describe_failure(notebook, executed, error)
+    _set_notebook(run_dir, notebook.stem, status=status, seconds=round(time.perf_counter() - began, 1), executed=str(executed))
+    if status == "failed":
         report = failure_report(failure)
     else:
-        failure = {"notebook": notebook.name, "cell": running_cell(executed), "exception": "KeyboardInterrupt", "traceback": "",
-                   "executed": str(executed)}
         report = (f"Interrupted: {notebook.name}, {failure['cell']}. Run '{plan.config.name}' is marked interrupted; the products "
                   f"of its finished notebooks are kept.\nContinue: python -m utils.pipeline --run {plan.config.name} --resume"
                   f"\nStart over: python -m utils.pipeline --run {plan.config.name} --force")

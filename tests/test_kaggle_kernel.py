@@ -157,4 +157,4 @@ def test_the_kernel_built_from_the_real_notebooks_runs_in_a_fake_kaggle_layout(t
     kaggle_input, working = run_in_fake_kaggle(tmp_path, REPO_ROOT / "notebooks", monkeypatch)
     check_submission(working / "submission.csv", kaggle_input / "cryptonite-hack-sf" / "test_without_answers.csv")
     record = json.loads((working / "runs" / "kaggle" / "pipeline.json").read_text())
-    assert record["status"] == "finished" and len(record["notebooks"]) == 5
+    assert record["status"] == "finished" and len(record["notebooks"]) == 6

@@ -9,7 +9,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "settings_io": ["load_config", "save_config", "parse_overrides"],
     "data_dir": ["find_data_dir"],
     "run_start": ["start_run"],
-    "text": ["make_preprocessor", "preprocess_texts"],
+    "text": ["make_preprocessor", "preprocess_texts", "load_slips"],
     "seed": ["seed_everything"],
     "navec": ["load_navec"],
     "environment": ["install_missing"],

@@ -30,6 +30,7 @@ from ..core.paths import (
 )
 from ..core.settings import ConfigError, RunConfig
 from ..core.settings_io import load_config, parse_overrides
+from .report import try_write_report
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 RECORD_FILE = "pipeline.json"  # runs/<name>/pipeline.json: status and time per notebook
@@ -181,6 +182,7 @@ def summarize(run_dir: Path, record: dict) -> str:
     else:
         lines.append("thresholds: not available")
     lines.append(f"submission: {record.get('submission') or 'not available'}")
+    lines.append(f"report: {record.get('report') or 'not available'}")
     return "\n".join(lines)
 
 
@@ -282,16 +284,16 @@ def run_pipeline(plan: Plan, log_output: bool = True) -> dict:
             record["notebooks"][notebook.stem] = {"status": "failed", "seconds": round(time.perf_counter() - began, 1),
                                                   "executed": str(executed)}
             record.update(status="failed", ended=datetime.now().isoformat(timespec="seconds"),
-                          failure=describe_failure(notebook, executed, error))
+                          failure=describe_failure(notebook, executed, error), report=try_write_report(run_dir))
             write_record(run_dir, record)
-            print("\n" + failure_report(record["failure"]), file=sys.stderr, flush=True)
+            print(f"\n{failure_report(record['failure'])}\nreport: {record['report'] or 'not available'}", file=sys.stderr, flush=True)
             return record
         seconds = round(time.perf_counter() - began, 1)
         record["notebooks"][notebook.stem] = {"status": "done", "seconds": seconds, "executed": str(executed)}
         print(f"[{k}/{len(plan.notebooks)}] {notebook.name} done in {seconds:.1f} s", flush=True)
     submission = read_json(run_dir / INFERENCE_RECORD).get("submission")
     record.update(status="finished", ended=datetime.now().isoformat(timespec="seconds"),
-                  submission=submission if submission and Path(submission).is_file() else None)
+                  submission=submission if submission and Path(submission).is_file() else None, report=try_write_report(run_dir))
     write_record(run_dir, record)
     print("\n" + summarize(run_dir, record), flush=True)
     return record

@@ -119,8 +119,13 @@ def test_the_per_label_figure_is_drawn_from_the_runs_decisions_when_missing(run_
 
 
 def test_figures_are_refused_from_an_unfinished_run_or_one_lacking_a_product(run_dir, sample_dir, tmp_path, capsys):
+    assert main([str(run_dir.parent / "nope"), "--out", str(tmp_path / "figures")]) == 2
+    assert "nope: no such run folder" in capsys.readouterr().err
     assert main([str(run_dir), "--out", str(tmp_path / "figures")]) == 2
-    assert "is not a finished run (pipeline.json says None)" in capsys.readouterr().err
+    assert "is not a finished run (it has no readable pipeline.json)" in capsys.readouterr().err
+    (run_dir / "pipeline.json").write_text(json.dumps({"status": "failed"}))
+    assert main([str(run_dir), "--out", str(tmp_path / "figures")]) == 2
+    assert "is not a finished run (its pipeline.json says 'failed')" in capsys.readouterr().err
     finished_run(run_dir, sample_dir, with_per_label=False)
     (run_dir / "thresholds.png").unlink()
     assert main([str(run_dir), "--out", str(tmp_path / "figures")]) == 2

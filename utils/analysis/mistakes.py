@@ -51,7 +51,7 @@ def load_valid_decisions(run_dir: str | Path, data_dir: str | Path) -> ValidDeci
     data = ValidDecisions(valid[TEXT].tolist(), label_matrix(valid), probs, choice.apply(probs), choice)
     f1 = f1_score(data.y, data.decisions, average="weighted", zero_division=0)
     print(f"{len(valid)} valid rows decided by the run's rule ({choice.mode}, no-label rule {choice.empty_rule}"
-          f"{', recalibrated' if choice.recalibration else ''}): weighted F1 {f1:.4f} on the rows the thresholds were tuned on "
+          f"{', recalibrated' if choice.recalibration else ''}):\nweighted F1 {f1:.4f} on the rows the thresholds were tuned on "
           f"(cross-validated: {choice.cv_f1:.4f})")
     return data
 

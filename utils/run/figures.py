@@ -34,9 +34,12 @@ class FiguresError(RuntimeError):
 
 def check_run(run_dir: Path) -> None:
     """Refuse a run that did not finish or lacks a product the figures are made from, naming what is missing."""
+    if not run_dir.is_dir():
+        raise FiguresError(f"{run_dir}: no such run folder")
     status = read_json(run_dir / RECORD_FILE).get("status")
     if status != "finished":
-        raise FiguresError(f"{run_dir} is not a finished run ({RECORD_FILE} says {status!r}): the figures come from a finished run")
+        said = f"its {RECORD_FILE} says {status!r}" if status else f"it has no readable {RECORD_FILE}"
+        raise FiguresError(f"{run_dir} is not a finished run ({said}): the figures come from a finished run")
     missing = []
     for name, source in FIGURES.items():
         products = RENDERED.get(name, ())

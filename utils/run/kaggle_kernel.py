@@ -1,4 +1,4 @@
-"""A self-contained Kaggle GPU kernel: one notebook that unpacks the kit, installs what is missing and runs 01 -> 05.
+"""A self-contained Kaggle GPU kernel: one notebook that unpacks the kit, installs what is missing and runs 01 -> 06.
 
     python -m utils.kaggle_kernel [--out build/kaggle_kernel] [--username U] [--backbone NAME] [-p key=value ...] [--push]
 
@@ -94,7 +94,7 @@ def pack_kit(notebooks_dir: str | Path = NOTEBOOKS_DIR) -> str:
 
 
 def kernel_notebook(packed: str, overrides: list[str], run_name: str = "kaggle") -> nbformat.NotebookNode:
-    """The kernel notebook: settings, the packed kit, unpack + install, run 01 -> 05 and leave submission.csv."""
+    """The kernel notebook: settings, the packed kit, unpack + install, run 01 -> 06 and leave submission.csv and report.html."""
     header = f"""# Cryptonite emotion kit on a Kaggle GPU
 
 Built by `python -m utils.kaggle_kernel` from the kit's repository; do not edit here, rebuild instead.

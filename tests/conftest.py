@@ -46,3 +46,22 @@ def record_step(config, notebook: str, write, **facts):
     begin_step(config, notebook)
     write()
     finish_step(config, notebook, **facts)
+
+
+def notebook_figures(folder: Path) -> list[bytes]:
+    """The PNG outputs of every notebook in a folder, decoded."""
+    import base64
+
+    import nbformat
+
+    outputs = [output for path in sorted(folder.glob("*.ipynb")) for cell in nbformat.read(path, as_version=4).cells
+               for output in cell.get("outputs", [])]
+    return [base64.b64decode(output["data"]["image/png"]) for output in outputs if "image/png" in output.get("data", {})]
+
+
+def html_figures(html: str) -> set[bytes]:
+    """The PNGs embedded in an HTML page as data URIs, decoded."""
+    import base64
+    import re
+
+    return {base64.b64decode(payload) for payload in re.findall(r'src="data:image/png;base64,([^"]+)"', html)}

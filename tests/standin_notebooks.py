@@ -58,7 +58,7 @@ write_text(cfg.run_dir / "inference.json", json.dumps({"submission": str(path)})
 print("submission written to", path)""",
 }
 
-REAL_NOTEBOOKS = [REPO_ROOT / "notebooks" / f"{name}.ipynb" for name in STEPS]  # the kit's own 01-05
+REAL_NOTEBOOKS = [REPO_ROOT / "notebooks" / f"{name}.ipynb" for name in (*STEPS, "06_error_analysis")]  # the kit's own 01-06
 MISSING_NOTEBOOKS = [path.name for path in REAL_NOTEBOOKS if not path.is_file()]
 
 

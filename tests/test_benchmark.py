@@ -28,7 +28,8 @@ def test_benchmark_runs_the_pipeline_on_the_sample_and_writes_the_results(tmp_pa
     assert 0 < entry["cv_weighted_f1"] < 1 and entry["cv_weighted_f1"] in rules.values()
     assert set(entry["members"]) == {"neural", "tfidf"} and set(entry["per_label_f1"]) == set(LABELS)
     assert entry["macro_f1"] == pytest.approx(sum(entry["per_label_f1"].values()) / 7, abs=1e-4)
-    assert list(entry["step_seconds"]) == ["01_eda", "02_data_expansion", "03_training", "04_threshold_search", "05_inference"]
+    assert list(entry["step_seconds"]) == ["01_eda", "02_data_expansion", "03_training", "04_threshold_search", "05_inference",
+                                          "06_error_analysis"]
     assert entry["train_rows_per_second"] > 0 and entry["inference"]["texts"] == 150 and entry["inference"]["texts_per_second"] > 0
     assert entry["peak_rss_mb"] > 100  # the kernels hold torch: hundreds of MB
     table = (tmp_path / "results.md").read_text(encoding="utf-8")

@@ -116,6 +116,7 @@ def test_the_built_kernel_runs_in_a_fake_kaggle_layout(tmp_path, standins, monke
     assert params["model"]["backbone"] == "navec" and params["train"]["precision"] == "fp16"
     assert params["data_dir"] == str(kaggle_input / "cryptonite-hack-sf")
     assert (working / "utils" / "pipeline.py").is_file(), "the kernel wrote the kit into the working folder"
+    assert (working / "report.html").read_bytes() == (run_dir / "report.html").read_bytes(), "the report lies beside submission.csv"
 
 
 def test_the_kernel_stops_without_the_competition_input(tmp_path, monkeypatch):
@@ -157,4 +158,5 @@ def test_the_kernel_built_from_the_real_notebooks_runs_in_a_fake_kaggle_layout(t
     kaggle_input, working = run_in_fake_kaggle(tmp_path, REPO_ROOT / "notebooks", monkeypatch)
     check_submission(working / "submission.csv", kaggle_input / "cryptonite-hack-sf" / "test_without_answers.csv")
     record = json.loads((working / "runs" / "kaggle" / "manifest.json").read_text())
-    assert record["status"] == "finished" and len(record["pipeline"]["notebooks"]) == 5
+    assert record["status"] == "finished" and len(record["pipeline"]["notebooks"]) == 6
+    assert (working / "report.html").is_file()

@@ -3,6 +3,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -13,7 +14,7 @@ from datetime import datetime
 
 import pytest
 import yaml
-from conftest import REPO_ROOT, SAMPLE_DIR
+from conftest import REPO_ROOT, SAMPLE_DIR, html_figures, notebook_figures
 from standin_notebooks import MISSING_NOTEBOOKS, REAL_NOTEBOOKS, write_standins
 
 from utils.inference.submission import check_submission
@@ -85,6 +86,7 @@ def test_a_run_executes_every_notebook_with_one_set_of_settings_and_reports(fini
     assert f"valid weighted F1: {f1:.4f}" in out
     assert "thresholds (mode per_label, empty_rule top): anger 0.30, disgust 0.35" in out
     assert f"submission: {root / 'submissions' / 'full.csv'}" in out
+    assert f"report: {run_dir / 'report.html'}" in out and record["report"] == str(run_dir / "report.html")
 
 
 @pytest.mark.slow
@@ -144,6 +146,9 @@ def test_a_failing_cell_stops_the_run_and_is_reported(finished_run, standins, tm
     assert (run_dir / "notebooks" / "04_threshold_search.ipynb").read_bytes() == later, "the run stops at the failure"
     record = read_json(run_dir / "manifest.json")
     assert record["status"] == "failed" and record["failure"]["notebook"] == "03_training.ipynb"
+    assert f"report: {run_dir / 'report.html'}" in err
+    shown = re.sub("<[^>]+>", "", (run_dir / "report.html").read_text(encoding="utf-8"))  # the text, without the colours' tags
+    assert "ValueError: the stand-in trains at most 50 epochs, got 99" in shown, "the report shows the failure"
 
 
 def test_an_unknown_setting_is_refused_before_any_notebook_runs(standins, tmp_path):
@@ -230,6 +235,11 @@ def test_the_real_notebooks_run_end_to_end_on_the_sample(tmp_path):
     assert list(record["pipeline"]["notebooks"]) == [path.stem for path in REAL_NOTEBOOKS]
     check_submission(record["submission"], SAMPLE_DIR / "test_without_answers.csv")
     assert "valid weighted F1: not available" not in out and "thresholds: not available" not in out
+    run_dir = tmp_path / "runs" / "e2e"
+    assert {path.name for path in (run_dir / "errors").glob("*.png")} == {"per_label.png", "mistaken_for.png", "f1_by_group.png",
+                                                                          "word_weights.png"}
+    figures = notebook_figures(run_dir / "notebooks")
+    assert len(figures) >= 13 and set(figures) == html_figures((run_dir / "report.html").read_text(encoding="utf-8")), "all in the report"
 
 
 def start_pipeline(args, log):

@@ -9,3 +9,5 @@ MODEL_DIR, LINEAR_DIR = "model", "tfidf"  # 03: the neural model(s); the TF-IDF 
 VALID_PROBS, METRICS = "valid_probs_raw.csv", "metrics.json"  # 03: held-out probabilities (raw: before recalibration), scores
 THRESHOLDS = "thresholds.json"  # 04: the decision rule
 TEST_PROBS, INFERENCE_RECORD = "test_probs_raw.csv", "inference.json"  # 05: test probabilities (raw, as valid's); the submission
+ERRORS_DIR = "errors"  # 06: tables and figures of the run's mistakes on valid
+EXECUTED_NOTEBOOKS, REPORT = "notebooks", "report.html"  # the pipeline: the executed notebooks; the HTML report made from them

@@ -15,6 +15,7 @@ from pathlib import Path
 from .data_dir import is_sample
 from .files import write_text
 from .paths import (
+    ERRORS_DIR,
     EXPANDED_TRAIN,
     INFERENCE_RECORD,
     LINEAR_DIR,
@@ -52,6 +53,7 @@ STEPS = {
                         (MODEL_DIR, LINEAR_DIR, VALID_PROBS, METRICS, "training_log.csv", "training_curves.png"), (EXPANDED_TRAIN,)),
     "04_threshold_search": Step(("seed", "thresholds"), (VALID, VALID_PROBS), (THRESHOLDS, "thresholds.png")),
     "05_inference": Step((), (TEST, MODEL_DIR, LINEAR_DIR, THRESHOLDS), (TEST_PROBS, INFERENCE_RECORD), (LINEAR_DIR,)),
+    "06_error_analysis": Step((), (VALID, VALID_PROBS, THRESHOLDS, LINEAR_DIR), (ERRORS_DIR,), (LINEAR_DIR,)),
 }
 PRODUCER = {product: name for name, step in STEPS.items() for product in step.products}
 CHECKPOINTS = "checkpoints"  # model/checkpoints/: training state kept for resuming, not a product

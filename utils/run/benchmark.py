@@ -1,4 +1,4 @@
-"""Score and time named configurations: each runs the whole pipeline (01 -> 05), then the results table is written.
+"""Score and time named configurations: each runs the whole pipeline (01 -> 06), then the results table is written.
 
     python -m utils.benchmark [--data-dir DIR] [--variants FILE] [--only NAME ...] [--out benchmarks/results] [--quiet]
 
@@ -226,7 +226,7 @@ def results_markdown(results: dict) -> str:
         "",
         "CV F1: weighted F1 on valid, cross-validated over the threshold choice (out-of-fold probabilities in k-fold mode; "
         "thresholds tuned on 4/5 of valid, scored on the other 1/5). Δ: against `default`. "
-        "Time: the whole pipeline (notebooks 01 -> 05 under papermill). Memory: peak resident memory of the pipeline "
+        "Time: the whole pipeline (notebooks 01 -> 06 under papermill). Memory: peak resident memory of the pipeline "
         "with its kernels and workers (sampled every 0.2 s).",
         "",
         "| variant | what it tries | rows trained | CV F1 | Δ | decision rule | CV F1 by rule: global / per-label / recal. global / "

@@ -1,4 +1,4 @@
-"""A self-contained Kaggle GPU kernel: one notebook that unpacks the kit, installs what is missing and runs 01 -> 05.
+"""A self-contained Kaggle GPU kernel: one notebook that unpacks the kit, installs what is missing and runs 01 -> 06.
 
     python -m utils.kaggle_kernel [--out build/kaggle_kernel] [--username U] [--backbone NAME] [-p key=value ...] [--push]
 
@@ -24,7 +24,7 @@ import nbformat
 
 from ..core.data_dir import COMPETITION_SLUG, KAGGLE_INPUT, find_data_dir
 from ..core.files import write_text
-from ..core.paths import REPO_ROOT
+from ..core.paths import REPO_ROOT, REPORT
 from ..core.settings_io import load_config
 from .pipeline import (
     NOTEBOOKS_DIR,
@@ -94,16 +94,17 @@ def pack_kit(notebooks_dir: str | Path = NOTEBOOKS_DIR) -> str:
 
 
 def kernel_notebook(packed: str, overrides: list[str], run_name: str = "kaggle") -> nbformat.NotebookNode:
-    """The kernel notebook: settings, the packed kit, unpack + install, run 01 -> 05 and leave submission.csv."""
+    """The kernel notebook: settings, the packed kit, unpack + install, run 01 -> 06 and leave submission.csv and report.html."""
     header = f"""# Cryptonite emotion kit on a Kaggle GPU
 
 Built by `python -m utils.kaggle_kernel` from the kit's repository; do not edit here, rebuild instead.
 It writes the kit (`utils/`, the numbered notebooks, `data/synthetic/`, `requirements.txt`) into the working
-folder, installs only the packages Kaggle lacks, then runs notebooks 01 -> 05 with papermill on the
+folder, installs only the packages Kaggle lacks, then runs the numbered notebooks with papermill on the
 competition's files from `{KAGGLE_INPUT}` (the kernel's `{COMPETITION_SLUG}` input).
 
 Writes to `{WORKING_DIR}`: `runs/<run_name>/` (the run's products; the executed notebooks in its `notebooks/`
-folder) and `submission.csv`. Settings: the `overrides` below, `key=value` as in `python -m utils.pipeline -p`."""
+folder), `submission.csv` and `report.html` (the run's notebooks as one page).
+Settings: the `overrides` below, `key=value` as in `python -m utils.pipeline -p`."""
     parameters = nbformat.v4.new_code_cell(
         f"overrides = {overrides!r}  # settings, key=value (see utils/config.py)\n"
         f"run_name = {run_name!r}\n"
@@ -137,12 +138,16 @@ folder) and `submission.csv`. Settings: the `overrides` below, `key=value` as in
 
 def run_kernel(overrides: list[str], run_name: str = "kaggle", kaggle_input: str | Path = KAGGLE_INPUT,
                working_dir: str | Path = WORKING_DIR) -> Path:
-    """Inside the kernel: find the competition files under kaggle_input, run 01 -> 05, copy the submission to working_dir."""
+    """Inside the kernel: find the competition files under kaggle_input, run the notebooks, copy the submission and the
+    report to working_dir."""
     data_dir = find_data_dir(kaggle_input=Path(kaggle_input))
     if not data_dir.is_relative_to(kaggle_input):
         raise FileNotFoundError(f"no competition files under {kaggle_input}: add the competition '{COMPETITION_SLUG}' "
                                 "as an input of this kernel")
     record = run_pipeline(plan_run(overrides=overrides, data_dir=data_dir, run_name=run_name))
+    if record.get("report"):  # beside submission.csv, also after a failure: it shows the failing cell
+        shutil.copyfile(record["report"], Path(working_dir) / REPORT)
+        print(f"Report of the run: {Path(working_dir) / REPORT}")
     if record["status"] != "finished":
         raise RuntimeError(f"notebook {record['failure']['notebook']} failed: see the report above")
     if not record.get("submission"):

@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..core.data_dir import find_data_dir, is_sample
-from ..core.paths import INFERENCE_RECORD, METRICS, REPO_ROOT, THRESHOLDS
+from ..core.paths import EXECUTED_NOTEBOOKS, INFERENCE_RECORD, METRICS, REPO_ROOT, THRESHOLDS
 from ..core.run_lock import LOCK_FILE, RunInUseError, RunLock, check_not_in_use
 from ..core.run_record import (
     STEPS,
@@ -38,6 +38,7 @@ from ..core.settings import ConfigError, RunConfig
 from ..core.settings_io import load_config, parse_overrides
 from ..core.splits import DataError, load_competition
 from .kernels import LoggedKernelManager
+from .report import try_write_report
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 SAMPLE_WARNING = "DATA: the kit's small authored sample (data/sample): its scores say nothing about the competition"
@@ -209,6 +210,7 @@ def summarize(run_dir: Path, record: dict) -> str:
     else:
         lines.append("thresholds: not available")
     lines.append(f"submission: {record.get('submission') or 'not available'}")
+    lines.append(f"report: {record.get('report') or 'not available'}")
     return "\n".join(lines)
 
 
@@ -392,7 +394,7 @@ def _run_locked(plan: Plan, log_output: bool) -> dict:
     every = list_notebooks(plan.notebooks[0].parent)
     later = stale_after(plan.config, every[every.index(plan.notebooks[-1]) + 1:]) if plan.only else []
     submission = submission if submission and Path(submission).is_file() else None
-    record = _set_run(run_dir, status="finished", ended=timestamp(), submission=submission)
+    record = _set_run(run_dir, status="finished", ended=timestamp(), submission=submission, report=try_write_report(run_dir))
     print("\n" + summarize(run_dir, record), flush=True)
     if later:
         print(f"Now stale (made from the products this run replaced): {', '.join(later)}; "
@@ -405,7 +407,7 @@ def _execute(plan: Plan, notebook: Path, log_output: bool) -> dict | None:
     record after a failure or Ctrl-C, None when it finished."""
     import papermill
 
-    executed = plan.config.run_dir / "notebooks" / notebook.name
+    executed = plan.config.run_dir / EXECUTED_NOTEBOOKS / notebook.name
     executed.parent.mkdir(parents=True, exist_ok=True)
     LoggedKernelManager.log_file = executed.with_suffix(".log")
     began = time.perf_counter()
@@ -435,12 +437,15 @@ def _stop(plan: Plan, notebook: Path, executed: Path, began: float, status: str,
     _set_notebook(run_dir, notebook.stem, status=status, seconds=round(time.perf_counter() - began, 1), executed=str(executed))
     if status == "failed":
         report = failure_report(failure)
+        failure_page = try_write_report(run_dir)
+        report += f"\nreport: {failure_page or 'not available'}"
     else:
+        failure_page = None
         report = (f"Interrupted: {notebook.name}, {failure['cell']}. Run '{plan.config.name}' is marked interrupted; the products "
                   f"of its finished notebooks are kept.\nContinue: python -m utils.pipeline --run {plan.config.name} --resume"
                   f"\nStart over: python -m utils.pipeline --run {plan.config.name} --force")
-    record = _set_run(run_dir, status=status, ended=timestamp(), failure=failure)
-    print("\n" + report, file=sys.stderr, flush=True)
+    record = _set_run(run_dir, status=status, ended=timestamp(), failure=failure, report=failure_page)
+    print(f"\n{report}", file=sys.stderr, flush=True)
     return record
 
 

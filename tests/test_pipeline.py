@@ -17,6 +17,7 @@ import yaml
 from conftest import REPO_ROOT, SAMPLE_DIR, html_figures, notebook_figures
 from standin_notebooks import MISSING_NOTEBOOKS, REAL_NOTEBOOKS, write_standins
 
+from utils.core.splits import LABELS
 from utils.inference.submission import check_submission
 from utils.run.pipeline import (
     PipelineError,
@@ -82,8 +83,8 @@ def test_a_run_executes_every_notebook_with_one_set_of_settings_and_reports(fini
     # progress, live cell output and the summary
     assert "[1/5] 01_eda.ipynb" in out and "[5/5] 05_inference.ipynb done in" in out
     assert f"submission written to {root / 'submissions' / 'full.csv'}" in out
-    f1 = read_json(run_dir / "metrics.json")["weighted_f1"]
-    assert f"valid weighted F1: {f1:.4f}" in out
+    assert "honest estimate of weighted F1: not available (notebook 04 writes it)" in out, "the stand-in 04 writes no estimate"
+    assert read_json(run_dir / "summary.json")["seconds_per_notebook"].keys() == record["steps"].keys()
     assert "thresholds (mode per_label, empty_rule top): anger 0.30, disgust 0.35" in out
     assert f"submission: {root / 'submissions' / 'full.csv'}" in out
     assert f"report: {run_dir / 'report.html'}" in out and record["report"] == str(run_dir / "report.html")
@@ -211,12 +212,16 @@ def test_the_summary_reads_the_products_defensively(tmp_path):
     record = {"run": "r", "status": "finished", "submission": None,
               "pipeline": {"notebooks": {"01_eda": {"status": "done", "seconds": 2.5}}}}
     text = summarize(tmp_path, record)
-    assert "valid weighted F1: not available" in text and "thresholds: not available" in text and "submission: not available" in text
-    assert "01_eda" in text and "2.5 s" in text
-    (tmp_path / "metrics.json").write_text(json.dumps({"epochs": 3, "weighted_f1": 0.61234}))
+    assert "honest estimate of weighted F1: not available" in text and "thresholds: not available" in text
+    assert "submission: not available" in text and "01_eda" in text and "2.5 s" in text
+    estimate = {"weighted_f1": 0.61234, "ci": [0.6, 0.625], "per_label_f1": {}, "rows": 10, "rules": []}
+    (tmp_path / "estimate.json").write_text(json.dumps({"clean": estimate, "asr_noise": {**estimate, "weighted_f1": 0.6001}}))
     (tmp_path / "thresholds.json").write_text("{not json")
     text = summarize(tmp_path, record)
-    assert "valid weighted F1: 0.6123" in text and "thresholds: not available" in text
+    assert "honest estimate of weighted F1: 0.6001 (95% interval 0.6000-0.6250): nested cross-validation, held-out valid rows " \
+           "written with speech-recognition noise" in text
+    assert "also: 0.6123 (0.6000-0.6250), nested cross-validation, held-out valid rows as written" in text
+    assert "thresholds: not available" in text
 
 
 def test_a_new_run_is_named_after_the_time(tmp_path):
@@ -234,8 +239,12 @@ def test_the_real_notebooks_run_end_to_end_on_the_sample(tmp_path):
     record = read_json(tmp_path / "runs" / "e2e" / "manifest.json")
     assert list(record["pipeline"]["notebooks"]) == [path.stem for path in REAL_NOTEBOOKS]
     check_submission(record["submission"], SAMPLE_DIR / "test_without_answers.csv")
-    assert "valid weighted F1: not available" not in out and "thresholds: not available" not in out
+    assert "honest estimate of weighted F1: not available" not in out and "thresholds: not available" not in out
     run_dir = tmp_path / "runs" / "e2e"
+    summary = read_json(run_dir / "summary.json")
+    assert 0 < summary["cv_weighted_f1"] < 1 and summary["sample_data"] is True and summary["data_dir"] == str(SAMPLE_DIR)
+    assert summary["cv_weighted_f1_ci"][0] <= summary["cv_weighted_f1"] <= summary["cv_weighted_f1_ci"][1]
+    assert set(summary["per_label_f1"]) == set(LABELS) and len(summary["seconds_per_notebook"]) == 6
     assert {path.name for path in (run_dir / "errors").glob("*.png")} == {"per_label.png", "mistaken_for.png", "f1_by_group.png",
                                                                           "word_weights.png"}
     figures = notebook_figures(run_dir / "notebooks")

@@ -13,9 +13,9 @@ from utils.inference.predictor import Predictor
 SMALL = ["train.folds=2", "train.epochs=1", "model.navec.hidden_size=16", "model.head.hidden_size=16", "tfidf.max_iter=50"]
 
 
-def pipeline(root, *args):
-    """`python -m utils.pipeline` on the sample into root/runs: (exit status, output)."""
-    settings = [item for setting in [f"runs_dir={root / 'runs'}", *SMALL] for item in ("-p", setting)]
+def pipeline(root, *args, fresh=False):
+    """`python -m utils.pipeline` on the sample into root/runs (a fresh run gets the SMALL settings): (exit status, output)."""
+    settings = [item for setting in [f"runs_dir={root / 'runs'}", *(SMALL if fresh else [])] for item in ("-p", setting)]
     done = subprocess.run([sys.executable, "-m", "utils.pipeline", "--quiet", "--data-dir", str(SAMPLE_DIR), *settings, *args],
                           cwd=REPO_ROOT, capture_output=True, text=True)
     return done.returncode, done.stdout + done.stderr
@@ -24,7 +24,7 @@ def pipeline(root, *args):
 @pytest.mark.slow
 def test_rerunning_steps_with_changed_settings_equals_fresh_runs(tmp_path):
     runs, submissions = tmp_path / "runs", tmp_path / "submissions"
-    assert pipeline(tmp_path, "--run", "a")[0] == 0
+    assert pipeline(tmp_path, "--run", "a", fresh=True)[0] == 0
     assert (runs / "a" / LINEAR_DIR).is_dir() and "tfidf" in read_record(runs / "a")["steps"]["03_training"]["members"]
 
     # the TF-IDF member switched off from notebook 03 on: removed from the run, never blended in
@@ -32,7 +32,7 @@ def test_rerunning_steps_with_changed_settings_equals_fresh_runs(tmp_path):
     assert code == 0, out
     assert not (runs / "a" / LINEAR_DIR).exists() and "tfidf" not in read_record(runs / "a")["steps"]["03_training"]["members"]
     assert Predictor.from_run(runs / "a").linear is None
-    assert pipeline(tmp_path, "--run", "b", "-p", "tfidf.weight=0")[0] == 0
+    assert pipeline(tmp_path, "--run", "b", "-p", "tfidf.weight=0", fresh=True)[0] == 0
     assert (submissions / "a-2.csv").read_bytes() == (submissions / "b.csv").read_bytes()
     assert (runs / "a" / VALID_PROBS).read_bytes() == (runs / "b" / VALID_PROBS).read_bytes()
     assert (runs / "a" / TEST_PROBS).read_bytes() == (runs / "b" / TEST_PROBS).read_bytes()
@@ -45,5 +45,5 @@ def test_rerunning_steps_with_changed_settings_equals_fresh_runs(tmp_path):
     code, out = pipeline(tmp_path, "--run", "a", "--from", "05")
     assert code == 2 and "cannot use the products of earlier notebooks" in out and "--run a --from 04" in out
     assert pipeline(tmp_path, "--run", "a", "--from", "04")[0] == 0
-    assert pipeline(tmp_path, "--run", "c", "-p", "tfidf.weight=0", "-p", "train.epochs=2")[0] == 0
+    assert pipeline(tmp_path, "--run", "c", "-p", "tfidf.weight=0", "-p", "train.epochs=2", fresh=True)[0] == 0
     assert (submissions / "a-3.csv").read_bytes() == (submissions / "c.csv").read_bytes()

@@ -112,15 +112,17 @@ def test_notebook_04_writes_thresholds_from_valid_probs(tmp_path, sample_dir):
     import json
 
     import papermill
-    from conftest import REPO_ROOT
+    from conftest import REPO_ROOT, record_step
 
+    from utils.core.paths import VALID_PROBS
+    from utils.core.settings import RunConfig
     from utils.core.splits import label_matrix, load_competition
 
     y = label_matrix(load_competition(sample_dir).valid)
     probs = np.clip(0.6 * y + 0.5 * RNG.random(y.shape), 0, 1)
-    run_dir = tmp_path / "nb04"
-    run_dir.mkdir()
-    pd.DataFrame(probs, columns=LABELS).to_csv(run_dir / "valid_probs_raw.csv", index=False)
+    config = RunConfig(name="nb04", data_dir=str(sample_dir), runs_dir=str(tmp_path))
+    run_dir = config.run_dir
+    record_step(config, "03_training", lambda: pd.DataFrame(probs, columns=LABELS).to_csv(run_dir / VALID_PROBS, index=False))
     papermill.execute_notebook(
         str(REPO_ROOT / "notebooks" / "04_threshold_search.ipynb"), str(tmp_path / "out.ipynb"),
         parameters={"data_dir": str(sample_dir), "run_name": "nb04", "overrides": {"runs_dir": str(tmp_path)}},
@@ -133,3 +135,19 @@ def test_notebook_04_writes_thresholds_from_valid_probs(tmp_path, sample_dir):
     decisions = apply_thresholds(shown, [saved["thresholds"][label] for label in LABELS], saved["empty_rule"])
     assert f1_score(y, decisions, average="weighted", zero_division=0) == pytest.approx(saved["in_sample_f1"])
     assert (run_dir / "thresholds.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("empty_rule", ["none", "top", "neutral"])
+def test_one_labels_candidates_are_scored_as_the_whole_decision_matrix_would_be(empty_rule):
+    from utils.core.decisions import fill_empty_rows, grid, weighted_f1_many
+    from utils.thresholds.search import one_label_scores
+
+    rng = np.random.default_rng(7)
+    candidates = grid(ThresholdConfig())
+    for _ in range(10):
+        y = (rng.random((300, 7)) < rng.random(7) * 0.5).astype(int)
+        probs, thresholds, label = rng.random((300, 7)), rng.random(7) * 0.8 + 0.1, int(rng.integers(7))
+        trial = np.broadcast_to(thresholds, (len(candidates), 7)).copy()
+        trial[:, label] = candidates
+        whole = weighted_f1_many(y, fill_empty_rows(probs[None] >= trial[:, None, :], probs, empty_rule))
+        assert np.allclose(one_label_scores(y, probs, thresholds, label, candidates, empty_rule), whole)

@@ -22,6 +22,21 @@ def weighted_f1_many(y: np.ndarray, predictions: np.ndarray) -> np.ndarray:
     return (f1 * support).sum(axis=-1) / max(support.sum(), 1)
 
 
+def row_resamples(rows: int, draws: int, seed: int) -> np.ndarray:
+    """(draws, rows) counts: how often each row is drawn in each bootstrap resample of the rows."""
+    rng = np.random.default_rng(seed)
+    return np.stack([np.bincount(rng.integers(0, rows, rows), minlength=rows) for _ in range(draws)])
+
+
+def resampled_weighted_f1(y: np.ndarray, decisions: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Weighted F1 of the same decisions in each resample given by `counts` (see row_resamples), all at once."""
+    y, decisions = y.astype(np.int64), decisions.astype(np.int64)
+    true_positive, predicted, support = counts @ (y & decisions), counts @ decisions, counts @ y
+    denominator = predicted + support
+    f1 = np.divide(2 * true_positive, denominator, out=np.zeros(true_positive.shape), where=denominator > 0)
+    return (f1 * support).sum(axis=1) / np.maximum(support.sum(axis=1), 1)
+
+
 def fill_empty_rows(decisions: np.ndarray, probs: np.ndarray, empty_rule: str) -> np.ndarray:
     """Apply the no-label rule to rows (of a (..., rows, 7) array) where no label passed."""
     if empty_rule not in EMPTY_RULES:

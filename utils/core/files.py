@@ -1,7 +1,8 @@
-"""Safe file writing: write to a temporary name beside the target, then rename."""
+"""Safe file writing (a temporary name beside the target, then a rename) and lenient reading of JSON records."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -48,3 +49,12 @@ def write_csv(frame, path: str | os.PathLike, overwrite: bool = True) -> Path:
     with atomic_path(path, overwrite) as tmp:
         frame.to_csv(tmp, index=False, encoding="utf-8")
     return Path(path)
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    """A JSON object from a file; {} when the file is missing or unreadable."""
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}

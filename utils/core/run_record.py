@@ -16,6 +16,7 @@ from .data_dir import is_sample
 from .files import write_text
 from .paths import (
     ERRORS_DIR,
+    ESTIMATE,
     EXPANDED_TRAIN,
     INFERENCE_RECORD,
     LINEAR_DIR,
@@ -23,6 +24,7 @@ from .paths import (
     MODEL_DIR,
     TEST_PROBS,
     THRESHOLDS,
+    VALID_NOISY_PROBS,
     VALID_PROBS,
 )
 from .settings import RunConfig
@@ -50,8 +52,10 @@ STEPS = {
     "01_eda": Step(("text", "eda"), (TRAIN, VALID, TEST), ("eda",)),
     "02_data_expansion": Step(("seed", "text", "expansion"), (TRAIN, VALID, TEST), (EXPANDED_TRAIN, "expansion")),
     "03_training": Step(("seed", "text", "model", "train", "tfidf"), (TRAIN, VALID, TEST, EXPANDED_TRAIN),
-                        (MODEL_DIR, LINEAR_DIR, VALID_PROBS, METRICS, "training_log.csv", "training_curves.png"), (EXPANDED_TRAIN,)),
-    "04_threshold_search": Step(("seed", "thresholds"), (VALID, VALID_PROBS), (THRESHOLDS, "thresholds.png")),
+                        (MODEL_DIR, LINEAR_DIR, VALID_PROBS, VALID_NOISY_PROBS, METRICS, "training_log.csv", "training_curves.png"),
+                        (EXPANDED_TRAIN,)),
+    "04_threshold_search": Step(("seed", "thresholds"), (VALID, VALID_PROBS, VALID_NOISY_PROBS), (THRESHOLDS, ESTIMATE, "thresholds.png"),
+                                (VALID_NOISY_PROBS,)),
     "05_inference": Step((), (TEST, MODEL_DIR, LINEAR_DIR, THRESHOLDS), (TEST_PROBS, INFERENCE_RECORD), (LINEAR_DIR,)),
     "06_error_analysis": Step((), (VALID, VALID_PROBS, THRESHOLDS, LINEAR_DIR), (ERRORS_DIR,), (LINEAR_DIR,)),
 }

@@ -140,7 +140,7 @@ def decision_scores(run_dir: Path, data_dir: Path) -> dict:
 
 def collect(run_dir: Path, record: dict) -> dict:
     """A finished run's scores and times from its products."""
-    from .pipeline import read_json
+    from ..core.files import read_json
 
     metrics, chosen = read_json(run_dir / METRICS), read_json(run_dir / THRESHOLDS)
     table = chosen.get("table", [])
@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     out = Path(args.out)
-    from .pipeline import read_json
+    from ..core.files import read_json
 
     previous = read_json(out.with_suffix(".json"))
     if previous and previous.get("data_dir") != str(data_dir.resolve()):

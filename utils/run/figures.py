@@ -12,11 +12,10 @@ from pathlib import Path
 
 from ..core.data_dir import find_data_dir
 from ..core.figures import save_figure
-from ..core.files import atomic_path
+from ..core.files import atomic_path, read_json
 from ..core.paths import ERRORS_DIR, REPO_ROOT, THRESHOLDS, VALID_PROBS
 from ..core.run_record import RECORD_FILE
 from ..core.settings_io import load_config
-from .pipeline import read_json
 
 FIGURES = {  # name in docs/figures -> the run's PNG (notebooks 01, 03, 04, 06)
     "label_histogram.png": "eda/label_histogram.png",

@@ -9,7 +9,6 @@ import argparse
 import contextlib
 import dataclasses
 import importlib.util
-import json
 import logging
 import re
 import shutil
@@ -21,7 +20,8 @@ from datetime import datetime
 from pathlib import Path
 
 from ..core.data_dir import find_data_dir, is_sample
-from ..core.paths import EXECUTED_NOTEBOOKS, INFERENCE_RECORD, METRICS, REPO_ROOT, THRESHOLDS
+from ..core.files import read_json
+from ..core.paths import EXECUTED_NOTEBOOKS, INFERENCE_RECORD, REPO_ROOT, THRESHOLDS
 from ..core.run_lock import LOCK_FILE, RunInUseError, RunLock, check_not_in_use
 from ..core.run_record import (
     STEPS,
@@ -37,6 +37,7 @@ from ..core.run_record import (
 from ..core.settings import ConfigError, RunConfig
 from ..core.settings_io import load_config, parse_overrides
 from ..core.splits import DataError, load_competition
+from ..core.summary import DESCRIPTIONS, run_summary, write_summary
 from .kernels import LoggedKernelManager
 from .report import try_write_report
 
@@ -80,15 +81,6 @@ def check_kernel(name: str) -> None:
     if importlib.util.find_spec("ipykernel") is None:
         fix = f"{sys.executable} -m pip install ipykernel && {fix}"
     raise PipelineError(f"Jupyter kernel {name!r} not found (installed: {sorted(specs)}). Register this Python as that kernel:\n  {fix}")
-
-
-def read_json(path: Path) -> dict:
-    """A JSON object from a file; {} when the file is missing or unreadable."""
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def check_new_run(run_dir: Path) -> None:
@@ -198,8 +190,7 @@ def summarize(run_dir: Path, record: dict) -> str:
     if record.get("sample_data"):
         lines.append(SAMPLE_WARNING)
     lines += [f"  {name:<28}{step.get('seconds', 0):8.1f} s  {step.get('status')}" for name, step in notebooks.items()]
-    f1 = read_json(run_dir / METRICS).get("weighted_f1")
-    lines.append(f"valid weighted F1: {f1:.4f}" if f1 is not None else "valid weighted F1: not available")
+    lines += estimate_lines(run_summary(run_dir))
     chosen = read_json(run_dir / THRESHOLDS)
     thresholds = chosen.get("thresholds")
     if isinstance(thresholds, dict) and thresholds:
@@ -212,6 +203,18 @@ def summarize(run_dir: Path, record: dict) -> str:
     lines.append(f"submission: {record.get('submission') or 'not available'}")
     lines.append(f"report: {record.get('report') or 'not available'}")
     return "\n".join(lines)
+
+
+def estimate_lines(summary: dict) -> list[str]:
+    """The honest estimate in words: the run's number with its interval and what it measures, then the other estimates."""
+    if summary.get("cv_weighted_f1") is None:
+        return ["honest estimate of weighted F1: not available (notebook 04 writes it)"]
+    low, high = summary["cv_weighted_f1_ci"]
+    lines = [f"honest estimate of weighted F1: {summary['cv_weighted_f1']:.4f} (95% interval {low:.4f}-{high:.4f}): "
+             f"{DESCRIPTIONS[summary['estimate']]}"]
+    lines += [f"  also: {values['weighted_f1']:.4f} ({values['ci'][0]:.4f}-{values['ci'][1]:.4f}), {DESCRIPTIONS[name]}"
+              for name, values in summary["estimates"].items() if name != summary["estimate"]]
+    return lines
 
 
 @dataclasses.dataclass
@@ -394,7 +397,9 @@ def _run_locked(plan: Plan, log_output: bool) -> dict:
     every = list_notebooks(plan.notebooks[0].parent)
     later = stale_after(plan.config, every[every.index(plan.notebooks[-1]) + 1:]) if plan.only else []
     submission = submission if submission and Path(submission).is_file() else None
-    record = _set_run(run_dir, status="finished", ended=timestamp(), submission=submission, report=try_write_report(run_dir))
+    _set_run(run_dir, status="finished", ended=timestamp(), submission=submission)
+    write_summary(run_dir)
+    record = _set_run(run_dir, report=try_write_report(run_dir))
     print("\n" + summarize(run_dir, record), flush=True)
     if later:
         print(f"Now stale (made from the products this run replaced): {', '.join(later)}; "

@@ -5,5 +5,6 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "search": ["ThresholdChoice", "choose_thresholds", "load_thresholds"],
     "recalibration": ["Recalibration"],
     "curves": ["plot_threshold_curves"],
-    "notebook": ["tune_thresholds"],
+    "notebook": ["tune_thresholds", "estimate_run"],
+    "estimate": ["nested_estimates", "Estimate"],
 })

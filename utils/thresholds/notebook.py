@@ -1,4 +1,5 @@
-"""Notebook 04 as one call: choose the rule on valid_probs_raw.csv, write thresholds.json and thresholds.png."""
+"""Notebook 04 as two calls: choose the rule on valid_probs_raw.csv (thresholds.json, thresholds.png), then estimate
+honestly what the whole choice scores on rows it never saw (estimate.json)."""
 from __future__ import annotations
 
 import json
@@ -9,15 +10,17 @@ import pandas as pd
 
 from ..core.figures import save_figure
 from ..core.files import write_text
-from ..core.paths import THRESHOLDS, VALID_PROBS
+from ..core.paths import ESTIMATE, THRESHOLDS, VALID_NOISY_PROBS, VALID_PROBS
 from ..core.probs_files import read_probs
 from ..core.settings import ThresholdConfig
+from ..core.summary import DESCRIPTIONS
 from .curves import plot_threshold_curves
+from .estimate import CONFIDENCE, Estimate, nested_estimates
 from .search import ThresholdChoice, choose_thresholds
 
 
 def tune_thresholds(run_dir: str | Path, y: np.ndarray, config: ThresholdConfig, seed: int = 0) -> ThresholdChoice:
-    """Choose thresholds on run_dir/valid_probs_raw.csv; write thresholds.json and thresholds.png; print the table."""
+    """Choose the rule on run_dir/valid_probs_raw.csv; write thresholds.json and thresholds.png; print the table."""
     run_dir = Path(run_dir)
     probs = read_probs(run_dir / VALID_PROBS, expected_rows=len(y))
     choice = choose_thresholds(y, probs, config, seed)
@@ -26,3 +29,19 @@ def tune_thresholds(run_dir: str | Path, y: np.ndarray, config: ThresholdConfig,
     print(pd.DataFrame(choice.table).round(4).to_string(index=False))
     print(choice.note)
     return choice
+
+
+def estimate_run(run_dir: str | Path, y: np.ndarray, config: ThresholdConfig, seed: int = 0) -> dict[str, Estimate]:
+    """The honest estimate of the run's F1 on held-out rows (clean, and with ASR noise when notebook 03 scored such
+    rows); written to estimate.json and printed."""
+    run_dir = Path(run_dir)
+    versions = {"clean": read_probs(run_dir / VALID_PROBS, expected_rows=len(y))}
+    if (run_dir / VALID_NOISY_PROBS).is_file():
+        versions["asr_noise"] = read_probs(run_dir / VALID_NOISY_PROBS, expected_rows=len(y))
+    estimates = nested_estimates(y, versions, "clean", config, seed)
+    write_text(run_dir / ESTIMATE, json.dumps({name: estimate.as_dict() for name, estimate in estimates.items()}, indent=2))
+    for name, estimate in estimates.items():
+        print(f"{DESCRIPTIONS[name]}: weighted F1 {estimate.weighted_f1:.4f} "
+              f"({CONFIDENCE:.0%} interval {estimate.ci[0]:.4f}-{estimate.ci[1]:.4f}, {estimate.rows} rows)")
+    print("Rules chosen in the outer folds:", "; ".join(dict.fromkeys(next(iter(estimates.values())).rules)))
+    return estimates

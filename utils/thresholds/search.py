@@ -9,8 +9,9 @@ import numpy as np
 
 from ..core.decisions import (
     apply_thresholds,
-    fill_empty_rows,
     grid,
+    resampled_weighted_f1,
+    row_resamples,
     search_global,
     weighted_f1_many,
 )
@@ -19,29 +20,55 @@ from ..core.splits import LABELS
 from .recalibration import Recalibration
 
 
+def one_label_scores(y: np.ndarray, probs: np.ndarray, thresholds: np.ndarray, label: int, candidates: np.ndarray,
+                     empty_rule: str) -> np.ndarray:
+    """Weighted F1 of every candidate threshold of one label, the others fixed: equal to scoring each full decision
+    matrix (fill_empty_rows, weighted_f1_many), counted with matrix products over the rows that can change only."""
+    y = y.astype(np.float64)  # counts as floats: the products below then run in BLAS (exact for any realistic row count)
+    others = probs >= thresholds
+    others[:, label] = False
+    fill = np.zeros(probs.shape)  # the label a row gets when it ends up with none (rows of `open_rows` only)
+    if empty_rule == "top":
+        fill[np.arange(len(probs)), probs.argmax(axis=1)] = 1
+    elif empty_rule == "neutral":
+        fill[:, LABELS.index("neutral")] = 1
+    on = (probs[:, label][None] >= candidates[:, None]).astype(np.float64)  # (candidates, rows)
+    support = y.sum(axis=0)
+    true_positive = np.tile((others * y).sum(axis=0), (len(candidates), 1))
+    predicted = np.tile(others.sum(axis=0).astype(np.float64), (len(candidates), 1))
+    if empty_rule != "none":
+        open_rows = np.flatnonzero(~others.any(axis=1))  # rows no other label takes: the no-label rule fills them when `label` is off
+        filled = 1 - on[:, open_rows]
+        true_positive += filled @ (fill[open_rows] * y[open_rows])
+        predicted += filled @ fill[open_rows]
+    true_positive[:, label] += on @ y[:, label]
+    predicted[:, label] += on.sum(axis=1)
+    denominator = predicted + support
+    f1 = np.divide(2 * true_positive, denominator, out=np.zeros(true_positive.shape), where=denominator > 0)
+    return (f1 * support).sum(axis=1) / max(support.sum(), 1)
+
+
 def search_per_label(y: np.ndarray, probs: np.ndarray, candidates: np.ndarray, empty_rule: str, rounds: int = 2) -> np.ndarray:
-    """One threshold per label by coordinate search from the best global one, all candidates scored at once."""
+    """One threshold per label by coordinate search from the best global one, every candidate of a label scored at once."""
     thresholds, _ = search_global(y, probs, candidates, empty_rule)
     for _ in range(rounds):
         for label in range(len(LABELS)):
-            trial = np.broadcast_to(thresholds, (len(candidates), len(LABELS))).copy()
-            trial[:, label] = candidates
-            scores = weighted_f1_many(y, fill_empty_rows(probs[None] >= trial[:, None, :], probs, empty_rule))
-            thresholds = trial[scores.argmax()]
+            scores = one_label_scores(y, probs, thresholds, label, candidates, empty_rule)
+            thresholds = thresholds.copy()
+            thresholds[label] = candidates[scores.argmax()]
     return thresholds
 
 
 KINDS = (("global", False), ("per_label", False), ("global", True), ("per_label", True))  # (mode, recalibrate), fewest parameters first
 
 
-def tune(y: np.ndarray, probs: np.ndarray, config: ThresholdConfig, mode: str, recalibrate: bool,
-         empty_rule: str) -> tuple[np.ndarray, Recalibration | None]:
-    """Thresholds (and the recalibration they apply to, if any) tuned on these rows."""
-    recalibration = Recalibration.fit(y, probs, config.recalibration_C) if recalibrate else None
+def tune(y: np.ndarray, probs: np.ndarray, config: ThresholdConfig, mode: str, empty_rule: str,
+         recalibration: Recalibration | None = None) -> np.ndarray:
+    """Thresholds tuned on these rows (for the probabilities after `recalibration`, if given)."""
     tuned = recalibration.apply(probs) if recalibration else probs
     if mode == "per_label":
-        return search_per_label(y, tuned, grid(config), empty_rule, config.rounds), recalibration
-    return search_global(y, tuned, grid(config), empty_rule)[0], recalibration
+        return search_per_label(y, tuned, grid(config), empty_rule, config.rounds)
+    return search_global(y, tuned, grid(config), empty_rule)[0]
 
 
 def decide(probs: np.ndarray, thresholds, empty_rule: str, recalibration: Recalibration | None) -> np.ndarray:
@@ -49,15 +76,31 @@ def decide(probs: np.ndarray, thresholds, empty_rule: str, recalibration: Recali
     return apply_thresholds(recalibration.apply(probs) if recalibration else probs, thresholds, empty_rule)
 
 
-def out_of_fold_decisions(y, probs, config: ThresholdConfig, mode: str, empty_rule: str, recalibrate: bool = False,
-                          seed: int = 0) -> np.ndarray:
-    """Tune (recalibration and thresholds) on k-1 parts and decide the held-out part, for every part."""
+@dataclass
+class Parts:
+    """The cross-validation parts of the rows and, when rules recalibrate, the recalibration fitted on each part's tuning
+    rows (fitted once: every rule with recalibration shares it)."""
+
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    recalibrations: list[Recalibration] | None
+
+
+def cv_parts(y: np.ndarray, probs: np.ndarray, config: ThresholdConfig, seed: int, recalibrate: bool) -> Parts:
     from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 
+    folds = list(MultilabelStratifiedKFold(n_splits=config.cv_folds, shuffle=True, random_state=seed).split(probs, y))
+    fits = [Recalibration.fit(y[rows], probs[rows], config.recalibration_C) for rows, _ in folds] if recalibrate else None
+    return Parts(folds, fits)
+
+
+def out_of_fold_decisions(y, probs, config: ThresholdConfig, mode: str, empty_rule: str, recalibrate: bool = False,
+                          seed: int = 0, parts: Parts | None = None) -> np.ndarray:
+    """Tune (recalibration and thresholds) on k-1 parts and decide the held-out part, for every part."""
+    parts = parts or cv_parts(y, probs, config, seed, recalibrate)
     decisions = np.zeros_like(y)
-    folds = MultilabelStratifiedKFold(n_splits=config.cv_folds, shuffle=True, random_state=seed)
-    for fit_rows, held_out in folds.split(probs, y):
-        thresholds, recalibration = tune(y[fit_rows], probs[fit_rows], config, mode, recalibrate, empty_rule)
+    for k, (fit_rows, held_out) in enumerate(parts.folds):
+        recalibration = parts.recalibrations[k] if recalibrate else None
+        thresholds = tune(y[fit_rows], probs[fit_rows], config, mode, empty_rule, recalibration)
         decisions[held_out] = decide(probs[held_out], thresholds, empty_rule, recalibration)
     return decisions
 
@@ -71,12 +114,8 @@ def cross_validated_f1(y, probs, config: ThresholdConfig, per_label: bool, empty
 
 def bootstrap_se(y: np.ndarray, first: np.ndarray, second: np.ndarray, draws: int, seed: int = 0) -> float:
     """Standard error of weighted F1(first) - F1(second), both decisions of the same rows, over row resamples."""
-    rng = np.random.default_rng(seed)
-    differences = []
-    for _ in range(draws):
-        rows = rng.integers(0, len(y), len(y))
-        differences.append(weighted_f1_many(y[rows], first[rows]) - weighted_f1_many(y[rows], second[rows]))
-    return float(np.std(differences))
+    counts = row_resamples(len(y), draws, seed)
+    return float(np.std(resampled_weighted_f1(y, first, counts) - resampled_weighted_f1(y, second, counts)))
 
 
 @dataclass
@@ -116,11 +155,14 @@ def choose_thresholds(y: np.ndarray, probs: np.ndarray, config: ThresholdConfig,
     standard errors."""
     y, probs = np.asarray(y, dtype=np.int64), np.asarray(probs, dtype=float)
     kinds = [kind for kind in KINDS if config.recalibrate or not kind[1]]
+    parts = cv_parts(y, probs, config, seed, config.recalibrate)
+    full = Recalibration.fit(y, probs, config.recalibration_C) if config.recalibrate else None
     tried = []
     for mode, recalibrate in kinds:
         for empty_rule in config.empty_rules:
-            decisions = out_of_fold_decisions(y, probs, config, mode, empty_rule, recalibrate, seed)
-            thresholds, recalibration = tune(y, probs, config, mode, recalibrate, empty_rule)
+            decisions = out_of_fold_decisions(y, probs, config, mode, empty_rule, recalibrate, seed, parts)
+            recalibration = full if recalibrate else None
+            thresholds = tune(y, probs, config, mode, empty_rule, recalibration)
             tried.append({"mode": mode, "recalibrate": recalibrate, "empty_rule": empty_rule,
                           "in_sample_f1": float(weighted_f1_many(y, decide(probs, thresholds, empty_rule, recalibration))),
                           "cv_f1": float(weighted_f1_many(y, decisions)), "decisions": decisions, "thresholds": thresholds,

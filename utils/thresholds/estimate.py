@@ -1,0 +1,65 @@
+"""The run's honest estimate: the whole choice of the decision rule (every rule tried, a richer one kept only on a
+significant gain) repeated inside each outer fold of valid, each held-out fold decided by the rule its other folds chose."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
+from sklearn.metrics import f1_score
+
+from ..core.decisions import resampled_weighted_f1, row_resamples, weighted_f1_many
+from ..core.settings import ThresholdConfig
+from ..core.splits import LABELS
+from .search import choose_thresholds, rule_name
+
+CONFIDENCE = 0.95
+BOOTSTRAP_DRAWS = 1000
+
+
+@dataclass
+class Estimate:
+    """Weighted F1 of the selection procedure on rows it never saw, with a bootstrap interval over the rows."""
+
+    weighted_f1: float
+    ci: tuple[float, float]  # 95% percentile interval of the row bootstrap
+    per_label_f1: dict[str, float]
+    rows: int
+    rules: list[str]  # the rule each outer fold chose
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def score(y: np.ndarray, decisions: np.ndarray, rules: list[str], seed: int) -> Estimate:
+    """Weighted F1, its bootstrap interval and the per-label F1 of held-out decisions."""
+    resampled = resampled_weighted_f1(y, decisions, row_resamples(len(y), BOOTSTRAP_DRAWS, seed))
+    tail = (1 - CONFIDENCE) / 2 * 100
+    per_label = f1_score(y, decisions, average=None, zero_division=0)
+    return Estimate(weighted_f1=float(weighted_f1_many(y, decisions)),
+                    ci=(round(float(np.percentile(resampled, tail)), 4), round(float(np.percentile(resampled, 100 - tail)), 4)),
+                    per_label_f1=dict(zip(LABELS, np.round(per_label, 4).tolist())), rows=len(y), rules=rules)
+
+
+def nested_decisions(y: np.ndarray, probs: dict[str, np.ndarray], tuned_on: str, config: ThresholdConfig, seed: int
+                     ) -> tuple[dict[str, np.ndarray], list[str]]:
+    """For each outer fold: choose the rule on the other folds' `probs[tuned_on]` (the whole procedure of notebook 04),
+    then decide the fold's rows of every version of the probabilities (e.g. the same rows written with ASR noise)."""
+    folds = MultilabelStratifiedKFold(n_splits=config.cv_folds, shuffle=True, random_state=seed)
+    decisions = {name: np.zeros_like(y) for name in probs}
+    rules = []
+    for fit_rows, held_out in folds.split(probs[tuned_on], y):
+        choice = choose_thresholds(y[fit_rows], probs[tuned_on][fit_rows], config, seed + 1)
+        rules.append(f"{rule_name(choice.mode, bool(choice.recalibration))}, no-label rule '{choice.empty_rule}'")
+        for name, version in probs.items():
+            decisions[name][held_out] = choice.apply(choice.recalibrated(version[held_out]))
+    return decisions, rules
+
+
+def nested_estimates(y: np.ndarray, probs: dict[str, np.ndarray], tuned_on: str, config: ThresholdConfig, seed: int = 0
+                     ) -> dict[str, Estimate]:
+    """The honest estimate for each version of the held-out probabilities, the rule always chosen on `tuned_on`."""
+    y = np.asarray(y, dtype=np.int64)
+    probs = {name: np.asarray(version, dtype=float) for name, version in probs.items()}
+    decisions, rules = nested_decisions(y, probs, tuned_on, config, seed)
+    return {name: score(y, decided, rules, seed) for name, decided in decisions.items()}

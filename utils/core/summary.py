@@ -39,7 +39,7 @@ def run_summary(run_dir: Path) -> dict:
     }
 
 
-def write_summary(run_dir: str | Path) -> dict:
+def write_run_summary(run_dir: str | Path) -> dict:
     """Write runs/<name>/summary.json from the run's record and estimate; returns it."""
     summary = run_summary(Path(run_dir))
     write_text(Path(run_dir) / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.paths import MODEL_DIR, THRESHOLDS
-from ..core.run_record import RECORD_FILE, StaleProductError, input_problems, read_record, stale_message
+from ..core.paths import MODEL_DIR, TEST_PROBS, THRESHOLDS, VALID_PROBS
+from ..core.run_record import RECORD_FILE, StaleProductError, content_hash, input_problems, read_record, stale_message
 from ..core.settings import RunConfig
 from ..core.splits import LABELS
 from ..thresholds.search import ThresholdChoice, load_thresholds
@@ -49,8 +49,10 @@ class Predictor:
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str = "cpu") -> Predictor:
         """Load what runs/<name>/manifest.json lists: the model(s), the TF-IDF member with its weight, thresholds.json
-        (0.5 with a notice when notebook 04 has not run)."""
+        (0.5 with a notice when notebook 04 has not run); for a blend, its runs' predictors and weights."""
         run_dir = Path(run_dir)
+        if read_record(run_dir).get("kind") == "blend":
+            return BlendPredictor.from_blend(run_dir, device)
         members, tuned = finished_members(run_dir)
         if not tuned:
             print(f"Notice: notebook 04 has not run for {run_dir}: {FALLBACK.note}")
@@ -77,4 +79,36 @@ class Predictor:
 
     def decide(self, probs: np.ndarray) -> np.ndarray:
         """(n, 7) 0/1 decisions for `probs` from `self.probs` (already recalibrated) under the run's thresholds and no-label rule."""
+        return self.choice.apply(probs)
+
+
+@dataclass
+class BlendPredictor:
+    """A blend's runs (each a Predictor) and weights, and the blend's own decision rule (utils.blend)."""
+
+    parts: list[Predictor]
+    weights: list[float]
+    choice: ThresholdChoice
+
+    @classmethod
+    def from_blend(cls, run_dir: Path, device: str = "cpu") -> BlendPredictor:
+        """Load each blended run, refusing one whose probabilities changed since the blend was made."""
+        parts = read_record(run_dir)["blend"]
+        for name, part in parts.items():
+            now = {key: content_hash(Path(part["path"]) / product)
+                   for key, product in (("valid_probs", VALID_PROBS), ("test_probs", TEST_PROBS))}
+            if now != {key: part[key] for key in now}:
+                raise StaleProductError(f"{run_dir}: run '{name}' ({part['path']}) changed since it was blended: blend it again "
+                                        f"(python -m utils.blend --run NEW ...)")
+        return cls([Predictor.from_run(part["path"], device) for part in parts.values()], [part["weight"] for part in parts.values()],
+                   load_thresholds(run_dir / THRESHOLDS))
+
+    def raw_probs(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        """(n, 7) the weighted mean of the runs' raw probabilities."""
+        return sum(weight * part.raw_probs(texts, batch_size) for weight, part in zip(self.weights, self.parts))
+
+    def probs(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        return self.choice.recalibrated(self.raw_probs(texts, batch_size))
+
+    def decide(self, probs: np.ndarray) -> np.ndarray:
         return self.choice.apply(probs)

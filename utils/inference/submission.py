@@ -140,7 +140,8 @@ def making_run(path: Path, runs_root: Path | None = None) -> dict:
     for root in dict.fromkeys(root for root in roots if root.is_dir()):
         for manifest in sorted(root.glob(f"**/{RECORD_FILE}")):
             record = read_record(manifest.parent)
-            if record.get("steps", {}).get("05_inference", {}).get("submission_sha256") == digest:
+            made = record.get("submission_sha256") or record.get("steps", {}).get("05_inference", {}).get("submission_sha256")
+            if made == digest:
                 return record
     return {}
 

@@ -37,7 +37,7 @@ from ..core.run_record import (
 from ..core.settings import ConfigError, RunConfig
 from ..core.settings_io import load_config, parse_overrides
 from ..core.splits import DataError, load_competition
-from ..core.summary import DESCRIPTIONS, run_summary, write_summary
+from ..core.summary import DESCRIPTIONS, run_summary, write_run_summary
 from .kernels import LoggedKernelManager
 from .report import try_write_report
 
@@ -398,7 +398,7 @@ def _run_locked(plan: Plan, log_output: bool) -> dict:
     later = stale_after(plan.config, every[every.index(plan.notebooks[-1]) + 1:]) if plan.only else []
     submission = submission if submission and Path(submission).is_file() else None
     _set_run(run_dir, status="finished", ended=timestamp(), submission=submission)
-    write_summary(run_dir)
+    write_run_summary(run_dir)
     record = _set_run(run_dir, report=try_write_report(run_dir))
     print("\n" + summarize(run_dir, record), flush=True)
     if later:

@@ -24,3 +24,11 @@ def test_new_words_known_to_navec_get_their_vectors_at_prediction():
     fold_b.backbone.tokenizer = fold_a.backbone.tokenizer  # fold models share one word list, as load_models arranges
     both = predict_probs([fold_a, fold_b], [NEW])
     assert np.allclose(both, (predict_probs(fold_a, [NEW]) + predict_probs(fold_b, [NEW])) / 2, atol=1e-6)
+
+
+def test_a_fold_model_used_alone_keeps_its_siblings_usable():
+    fold_a, fold_b = (build_model(tiny_navec_config(), SEEN, TextConfig()).eval() for _ in range(2))
+    fold_b.backbone.tokenizer = fold_a.backbone.tokenizer
+    alone = predict_probs(fold_a, [NEW])  # grows the shared word list through fold_a only
+    assert np.allclose(predict_probs(fold_b, [NEW, SEEN[1]])[:1], predict_probs(fold_b, [NEW]), atol=1e-6)
+    assert alone.shape == (1, 7)

@@ -96,15 +96,21 @@ class NavecBackbone(nn.Module):
     def save_files(self, folder: Path) -> None:
         self.tokenizer.save_pretrained(folder)
 
-    def add_vectors(self, vectors: np.ndarray) -> None:
-        """Append word vectors for words just added to the word list (prediction only: they are never saved)."""
-        grown = torch.cat([self.word_vectors.detach(), torch.from_numpy(vectors).to(self.word_vectors)])
+    def follow_vocabulary(self) -> None:
+        """Give words added to the (possibly shared) word list since the vectors were made their navec vectors
+        (prediction only: they are never saved)."""
+        missing = len(self.tokenizer) - self.word_vectors.shape[0]
+        if missing <= 0:
+            return
+        added = torch.from_numpy(navec_vectors(self.tokenizer.words[-missing:])[2:]).to(self.word_vectors)
+        grown = torch.cat([self.word_vectors.detach(), added])
         if isinstance(self.word_vectors, nn.Parameter):
             self.word_vectors = nn.Parameter(grown, requires_grad=False)
         else:
             self.register_buffer("word_vectors", grown, persistent=False)
 
     def forward(self, input_ids, lengths, ngram_ids, ngram_offsets) -> torch.Tensor:
+        self.follow_vocabulary()
         words = nn.functional.embedding(input_ids, self.word_vectors)
         if self.ngrams is not None:
             grams = self.ngrams(ngram_ids, ngram_offsets).view(*input_ids.shape, -1)

@@ -7,32 +7,25 @@ from collections.abc import Sequence
 from torch import nn
 
 from ..core.text import make_preprocessor
-from .backbones import NavecBackbone, navec_vectors
+from .backbones import NavecBackbone
 from .word_tokenizer import split_words
 
 
-def add_known_words(models: Sequence[nn.Module], texts: Sequence[str]) -> int:
-    """Add to the models' shared word list (and to each model's vectors) the navec words of `texts` it lacks; returns how
-    many. Models that fine-tuned their vectors get navec's own vector for the new words."""
+def add_known_words(model: nn.Module, texts: Sequence[str]) -> int:
+    """Add to the model's word list (shared by its fold models) the navec words of `texts` it lacks; returns how many.
+    Each model sharing the list takes their vectors when it next runs (NavecBackbone.follow_vocabulary)."""
     from ..core.navec import load_navec
 
-    tokenizer = models[0].backbone.tokenizer
-    preprocess = make_preprocessor(models[0].text) if models[0].text else (lambda text: text)
+    tokenizer = model.backbone.tokenizer
+    preprocess = make_preprocessor(model.text) if model.text else (lambda text: text)
     known = load_navec().vocab.word_ids
     new = sorted({word for text in texts for word in split_words(preprocess(text)) if word not in tokenizer.word_ids and word in known})
-    if new:
-        vectors = navec_vectors(new)[2:]  # rows 0-1 are padding and unknown
-        tokenizer.add_words(new)
-        for model in models:
-            model.backbone.add_vectors(vectors)
+    tokenizer.add_words(new)
     return len(new)
 
 
 def open_vocabularies(models: Sequence[nn.Module], texts: Sequence[str]) -> None:
-    """`add_known_words` for every group of navec models sharing one word list."""
-    groups: dict[int, list[nn.Module]] = {}
-    for model in models:
-        if isinstance(model.backbone, NavecBackbone):
-            groups.setdefault(id(model.backbone.tokenizer), []).append(model)
-    for group in groups.values():
-        add_known_words(group, texts)
+    """`add_known_words` once for every word list that navec models share."""
+    lists = {id(model.backbone.tokenizer): model for model in models if isinstance(model.backbone, NavecBackbone)}
+    for model in lists.values():
+        add_known_words(model, texts)

@@ -123,7 +123,11 @@ class HuggingFaceBackbone(nn.Module):
         """Recompute each encoder layer's activations in the backward pass instead of keeping them (less GPU memory)."""
         if not getattr(self.encoder, "supports_gradient_checkpointing", False):
             raise ConfigError(f"model.gradient_checkpointing: the encoder {self.name!r} does not support it (accepted: false)")
-        self.encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        settings = {"use_reentrant": False}  # the variant that works with data parallel training
+        if hasattr(self.encoder, "activation_checkpointing_enable"):  # its new name; a hosted notebook may have an older transformers
+            self.encoder.activation_checkpointing_enable(activation_checkpointing_kwargs=settings)
+        else:
+            self.encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs=settings)
 
     @classmethod
     def from_pretrained(cls, name: str, pooling: str = "cls", max_len: int = 128) -> HuggingFaceBackbone:

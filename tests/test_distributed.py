@@ -160,3 +160,21 @@ def test_notebook_03_under_papermill_trains_in_two_processes(tmp_path):
     assert "Starting 2 training processes" in printed and printed.count("epoch 2/2: train loss") == 2
     assert "Trained in" in printed and "(2 process(es))" in printed and "and the TF-IDF member" in printed
     held_out_rows_come_from_their_fold_model(tmp_path / "nb", tfidf_weight=0.5)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_child_that_called_die_with_parent_ends_when_its_parent_is_killed(tmp_path):
+    import psutil
+
+    parent_code = ("import subprocess, sys, time\n"
+                   "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'],"
+                   " preexec_fn=__import__('utils.training.distributed', fromlist=['x']).die_with_parent)\n"
+                   "plain = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+                   "print(child.pid, plain.pid, flush=True); time.sleep(120)\n")
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+    child, plain = (psutil.Process(int(pid)) for pid in parent.stdout.readline().split())
+    parent.kill()
+    parent.wait()
+    gone, alive = psutil.wait_procs([child, plain], timeout=3)
+    assert gone == [child] and alive == [plain], "only the child that asked for it ends with its parent"
+    plain.kill()

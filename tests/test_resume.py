@@ -35,14 +35,20 @@ def train(run_dir, *options) -> subprocess.CompletedProcess:
 
 
 def train_and_kill(run_dir, saved: str) -> list[str]:
-    """Start the training, SIGKILL it as soon as a checkpoint named `saved` (a glob) exists; what the checkpoints held then."""
+    """Start the training, SIGKILL it as soon as a checkpoint named `saved` (a glob) exists; what the checkpoints held then.
+    The processes it started (training processes, the TF-IDF worker) must die with it."""
+    import psutil
+
     checkpoints = run_dir / "model" / "checkpoints"
     process = subprocess.Popen([sys.executable, "-m", "utils.train", str(run_dir)], cwd=REPO_ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while process.poll() is None and not list(checkpoints.glob(saved)):
         time.sleep(0.01)
+    children = psutil.Process(process.pid).children(recursive=True)
     os.kill(process.pid, signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL, "the training finished before it could be killed"
+    _, alive = psutil.wait_procs(children, timeout=5)
+    assert alive == [], f"processes outlived the killed training: {[child.cmdline() for child in alive]}"
     return sorted(path.name for path in checkpoints.iterdir())
 
 
@@ -53,8 +59,8 @@ def products(run_dir) -> dict[str, bytes]:
 
 
 def test_a_killed_training_resumes_to_the_same_bytes_as_an_uninterrupted_one(tmp_path):
-    whole = new_run(tmp_path, "whole", **{"train.epochs": 5})
-    killed = new_run(tmp_path, "killed", **{"train.epochs": 5})
+    settings = {"train.epochs": 5, "tfidf.weight": 0.5, "tfidf.min_df": 1}  # the TF-IDF worker dies too and trains again
+    whole, killed = new_run(tmp_path, "whole", **settings), new_run(tmp_path, "killed", **settings)
     assert train(whole).returncode == 0
     held = train_and_kill(killed, "state_1-*")  # fold 1 finished, fold 2 inside its epochs
     assert "part_0" in held and any(name.startswith("state_1-") for name in held) and "training.json" in held
@@ -63,6 +69,7 @@ def test_a_killed_training_resumes_to_the_same_bytes_as_an_uninterrupted_one(tmp
     assert "Resuming the training saved in" in resumed.stdout and "fold 1 finished; fold 2 after" in resumed.stdout
     assert "Continuing from state_1-" in resumed.stdout and "Finished already: loaded from" in resumed.stdout
     assert products(killed) == products(whole) and len(products(whole)) == 3
+    assert (killed / "tfidf" / "tfidf.safetensors").read_bytes() == (whole / "tfidf" / "tfidf.safetensors").read_bytes()
     assert not (killed / "model" / "checkpoints").exists(), "checkpoints are removed once the training has finished"
 
 
@@ -73,9 +80,6 @@ def test_two_processes_killed_inside_an_epoch_resume_to_the_same_bytes(tmp_path)
     assert train(whole).returncode == 0
     held = train_and_kill(killed, "state_0-1-2")  # fold 1, epoch 2, 2 batches in (its processes may save one more before dying)
     assert len(held) == 2 and held[0] in ("state_0-1-2", "state_0-1-3") and held[1] == "training.json"
-    time.sleep(3)
-    survivors = subprocess.run(["pgrep", "-f", f"utils.train {killed}"], capture_output=True, text=True).stdout.split()
-    assert survivors == [], "the training processes die with the process that started them"
     resumed = train(killed)
     assert resumed.returncode == 0, resumed.stderr
     assert f"fold 1 after 1 epoch(s) and {held[0][-1]} batches" in resumed.stdout and f"Continuing from {held[0]}" in resumed.stdout

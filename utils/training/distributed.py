@@ -18,6 +18,7 @@ from ..core.paths import REPO_ROOT
 
 REACH_SECONDS = 5.0  # how long a machine of the cluster may take to answer
 PR_SET_PDEATHSIG = 1  # prctl(2): a signal for the child when its parent dies
+PRCTL = ctypes.CDLL(None).prctl if sys.platform.startswith("linux") else None  # looked up before any fork: a child only calls it
 
 
 def launched_processes() -> int:
@@ -60,21 +61,26 @@ def local_launch_options(processes: int, precision: str) -> list[str]:
             "--mixed_precision", precision, "--dynamo_backend", "no"]
 
 
+def die_with_parent() -> None:
+    """(In a child process, first thing.) Linux: SIGTERM when the process that started it dies, so no training or worker
+    outlives a killed notebook (elsewhere: nothing)."""
+    if PRCTL is not None:
+        PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def launch_training(run_dir: Path, processes: int, precision: str) -> None:
     """Train the run's neural parts in `processes` new processes (`accelerate launch`), their output shown here as it comes.
 
     New processes, not forks of this one: forking a notebook's process that has used OpenMP threads (torch on a CPU), CUDA
     or the tokenizers' threads can hang the children, and a new process works alike in Jupyter, papermill, Kaggle and a
-    terminal. Stopping this process (Ctrl-C, the end of a Kaggle session, a kill) stops them: on Linux they get SIGTERM
-    when it dies (PR_SET_PDEATHSIG), and accelerate's launcher then stops its processes."""
+    terminal. Stopping this process (Ctrl-C, the end of a Kaggle session, a kill) stops them: their output pipe closes,
+    and on Linux the launcher also gets SIGTERM (`die_with_parent`), on which it stops its processes."""
     command = launch_command(run_dir, local_launch_options(processes, precision), ["--neural-only"])
     print(f"Starting {processes} training processes: accelerate launch {' '.join(command[3:])}", flush=True)
-    prctl = ctypes.CDLL(None).prctl if sys.platform.startswith("linux") else None  # looked up here: the child only calls it
     path = os.pathsep.join(filter(None, (str(REPO_ROOT), os.environ.get("PYTHONPATH"))))
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     with subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path},
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          preexec_fn=prctl and (lambda: prctl(PR_SET_PDEATHSIG, signal.SIGTERM))) as process:
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=die_with_parent) as process:
         try:
             while chunk := os.read(process.stdout.fileno(), 1 << 16):
                 sys.stdout.write(decoder.decode(chunk))

@@ -19,7 +19,7 @@ from ..core.splits import SOURCE, SPLIT_FILES, TEXT, label_matrix, read_split
 from ..core.text import asr_style
 from .checkpoint import save_models
 from .dataset import EmotionDataset
-from .distributed import is_main_process, launch_training, launched_processes
+from .distributed import die_with_parent, is_main_process, launch_training, launched_processes
 from .folds import train_on_valid_folds, valid_folds
 from .loop import fit_part
 from .model import Model, build_model
@@ -131,7 +131,7 @@ def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
     processes = launched_processes() if launched_processes() > 1 else resolve_processes(config.train)
     checkpoints = open_checkpoints(config, data, processes)
     styled = valid_in_test_style(config, data)
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent) as pool:
         linear = start_linear_member(config, data, styled, pool) if config.tfidf.weight > 0 and is_main_process() else None
         if launched_processes() == 1 < processes and not checkpoints.all_finished(config.train.folds or 1):
             launch_training(config.run_dir, processes, MIXED_PRECISION[config.train.precision])  # they train; the parts are loaded below

@@ -59,6 +59,7 @@ def test_the_repositorys_kernel_metadata_is_valid():
     assert (GOOD["kernel_type"], GOOD["language"], GOOD["is_private"], GOOD["enable_gpu"],
             GOOD["enable_internet"]) == ("notebook", "python", True, True, True)
     assert GOOD["competition_sources"] == ["cryptonite-hack-sf"]
+    assert GOOD["machine_shape"] == "NvidiaTeslaT4"  # GPU T4 x2 (the kaggle CLI's --accelerator help)
 
 
 @pytest.mark.parametrize("change, problem", [
@@ -70,6 +71,9 @@ def test_the_repositorys_kernel_metadata_is_valid():
     ({"enable_gpu": False}, "enable_gpu is False; expected True"),
     ({"kernel_type": "script"}, "kernel_type is 'script'; expected 'notebook'"),
     ({"competition_sources": []}, "competition_sources lacks 'cryptonite-hack-sf'"),
+    ({"machine_shape": "NvidiaTeslaP100"}, "machine_shape 'NvidiaTeslaP100': expected 'NvidiaTeslaT4' (GPU T4 x2), 'NvidiaL4' (GPU L4) "
+                                           "or none (Kaggle's default GPU)"),
+    ({"machine_shape": "TpuV5E8"}, "machine_shape 'TpuV5E8': expected"),
 ])
 def test_metadata_problems_are_named(change, problem):
     problems = metadata_problems({**GOOD, **change})
@@ -94,6 +98,22 @@ def test_the_built_kernel_holds_the_kit_its_settings_and_valid_metadata(tmp_path
     assert not any("__pycache__" in name or name.startswith("tests/") for name in files)
     again = build_kernel(tmp_path / "b", "someone", notebooks_dir=standins)
     assert (again / metadata["code_file"]).read_bytes() == (out / metadata["code_file"]).read_bytes(), "the same kit builds the same kernel"
+
+
+def test_the_t4x2_accelerator_asks_for_both_gpus_and_trains_on_them(tmp_path, standins):
+    def built(accelerator):
+        out = build_kernel(tmp_path / accelerator, "someone", notebooks_dir=standins, accelerator=accelerator)
+        metadata = read_metadata(out / "kernel-metadata.json")
+        namespace = {}
+        exec(nbformat.read(out / metadata["code_file"], as_version=4).cells[1].source, namespace)
+        return metadata, namespace["overrides"]
+
+    metadata, overrides = built("t4x2")
+    assert metadata["machine_shape"] == "NvidiaTeslaT4" and metadata_problems(metadata) == []
+    assert {"train.num_processes=auto", "train.accumulation_steps=1", "train.batch_size=16", "train.precision=fp16"} <= set(overrides)
+    metadata, overrides = built("default")
+    assert "machine_shape" not in metadata and metadata_problems(metadata) == []
+    assert {"train.num_processes=auto", "train.accumulation_steps=2"} <= set(overrides)
 
 
 def test_the_build_refuses_an_unknown_setting(tmp_path, standins, capsys):

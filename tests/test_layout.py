@@ -10,7 +10,7 @@ from conftest import REPO_ROOT
 import utils
 
 PACKAGE = REPO_ROOT / "utils"
-ENTRY_POINTS = {"__init__", "pipeline", "predict", "submission", "benchmark", "kaggle_kernel", "runs", "blend"}
+ENTRY_POINTS = {"__init__", "pipeline", "predict", "submission", "benchmark", "kaggle_kernel", "runs", "blend", "train"}
 
 
 def imported_floors(path):

@@ -47,3 +47,33 @@ def test_rerunning_steps_with_changed_settings_equals_fresh_runs(tmp_path):
     assert pipeline(tmp_path, "--run", "a", "--from", "04")[0] == 0
     assert pipeline(tmp_path, "--run", "c", "-p", "tfidf.weight=0", "-p", "train.epochs=2", fresh=True)[0] == 0
     assert (submissions / "a-3.csv").read_bytes() == (submissions / "c.csv").read_bytes()
+
+
+@pytest.mark.slow
+def test_a_run_killed_during_notebook_03_resumes_to_the_products_of_an_uninterrupted_run(tmp_path):
+    import os
+    import signal
+    import time
+
+    from utils.core.paths import VALID_NOISY_PROBS
+
+    assert pipeline(tmp_path, "--run", "whole", fresh=True)[0] == 0
+    settings = [item for setting in [f"runs_dir={tmp_path / 'runs'}", *SMALL] for item in ("-p", setting)]
+    killed = subprocess.Popen([sys.executable, "-m", "utils.pipeline", "--quiet", "--data-dir", str(SAMPLE_DIR), *settings, "--run", "k"],
+                              cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    finished_fold = tmp_path / "runs" / "k" / "model" / "checkpoints" / "part_0"
+    deadline = time.time() + 300
+    while not finished_fold.is_dir():  # fold 0 is done, fold 1 is training
+        assert time.time() < deadline and killed.poll() is None, "no checkpoint appeared"
+        time.sleep(0.1)
+    os.killpg(killed.pid, signal.SIGKILL)  # as when a Colab runtime dies: no handler runs
+    killed.wait()
+    time.sleep(3)  # the orphaned kernel notices its parent is gone and ends (and its workers with it)
+    assert read_record(tmp_path / "runs" / "k")["steps"]["03_training"]["status"] == "running"
+    code, out = pipeline(tmp_path, "--run", "k", "--resume")
+    assert code == 0, out
+    assert "Run 'k' into" in out and ": 03_training.ipynb, 04_threshold_search.ipynb" in out, "01 and 02 are not run again"
+    for product in (VALID_PROBS, VALID_NOISY_PROBS, TEST_PROBS):
+        assert (tmp_path / "runs" / "k" / product).read_bytes() == (tmp_path / "runs" / "whole" / product).read_bytes(), product
+    assert (tmp_path / "submissions" / "k.csv").read_bytes() == (tmp_path / "submissions" / "whole.csv").read_bytes()
+    assert not (tmp_path / "runs" / "k" / "model" / "checkpoints").exists(), "checkpoints are removed once training finishes"

@@ -1,3 +1,4 @@
+import copy
 import json
 
 import numpy as np
@@ -7,10 +8,12 @@ import torch
 from conftest import SAMPLE_DIR
 from tiny_models import tiny_navec_config
 
+from utils.core.paths import VALID_PROBS
 from utils.core.probs_files import read_probs
 from utils.core.seed import seed_everything
 from utils.core.settings import ConfigError, TrainConfig
 from utils.core.splits import label_matrix, read_split
+from utils.core.text import asr_style
 from utils.training.checkpoint import load_models
 from utils.training.folds import train_on_valid_folds
 from utils.training.loop import fit
@@ -263,7 +266,6 @@ def test_tfidf_member_is_trained_on_the_same_folds_and_blended(tmp_path):
 
 
 def test_score_as_test_predicts_held_out_valid_rows_written_as_the_test(tmp_path):
-    from utils.core.text import asr_style
     from utils.training.folds import valid_folds
     from utils.training.tfidf import TfidfClassifier
 
@@ -278,3 +280,77 @@ def test_score_as_test_predicts_held_out_valid_rows_written_as_the_test(tmp_path
     expected = 0.5 * predict_probs(models[0], styled) + 0.5 * tfidf.probs_of_features(tfidf.features(styled), [0])
     assert np.allclose(read_probs(run_dir / "valid_probs_raw.csv")[held_out], expected, atol=1e-5)
     assert not np.allclose(predict_probs(models[0], raw), predict_probs(models[0], styled), atol=1e-5)  # capitals, punctuation kept
+
+
+def test_held_out_rows_are_also_scored_written_with_asr_noise_by_the_members_that_did_not_see_them(tmp_path):
+    from utils.core.paths import VALID_NOISY_PROBS
+    from utils.core.settings_io import load_config
+    from utils.core.text import make_preprocessor
+    from utils.training.folds import valid_folds
+    from utils.training.notebook import load_training_data, noisy_valid_texts
+    from utils.training.tfidf import TfidfClassifier
+
+    overrides = {"model.navec.hidden_size": 16, "train.epochs": 1, "train.folds": 2, "tfidf.weight": 0.5, "tfidf.min_df": 1}
+    run_dir, _ = run_training_products(tmp_path, "noisy", overrides)
+    config = load_config(overrides={**overrides, "runs_dir": str(tmp_path), "name": "noisy", "data_dir": str(SAMPLE_DIR)})
+    valid = read_split(SAMPLE_DIR / "valid.csv")
+    noisy = noisy_valid_texts(config, load_training_data(config))
+    assert noisy == noisy_valid_texts(config, load_training_data(config)), "the same seed writes the same noise"
+    preprocess = make_preprocessor(config.text)
+    changed = [i for i, (a, b) in enumerate(zip(valid.text, noisy)) if preprocess(a) != preprocess(b)]
+    assert 0.1 * len(noisy) < len(changed) < len(noisy), "the noise changes some rows (slips, merges), not all"
+    models, tfidf = load_models(run_dir / "model"), TfidfClassifier.load(run_dir / "tfidf")
+    scored = read_probs(run_dir / VALID_NOISY_PROBS)
+    for k, (_, held_out) in enumerate(valid_folds(label_matrix(valid), 2, seed=42)):
+        rows = [noisy[i] for i in held_out]
+        expected = 0.5 * predict_probs(models[k], rows) + 0.5 * tfidf.probs_of_features(tfidf.features(rows), [k])
+        assert np.allclose(scored[held_out], expected, atol=1e-5)
+    unchanged = np.setdiff1d(np.arange(len(noisy)), changed)
+    assert np.allclose(scored[unchanged], read_probs(run_dir / VALID_PROBS)[unchanged], atol=1e-5)
+
+
+def test_length_batches_can_put_the_short_batch_last_for_several_processes():
+    from utils.training.dataset import LengthBatchSampler
+
+    lengths = np.random.default_rng(0).integers(1, 60, 1000)
+    plain = list(LengthBatchSampler(lengths, 32, shuffle=True, seed=3, pool_batches=5))
+    last = list(LengthBatchSampler(lengths, 32, shuffle=True, seed=3, pool_batches=5, short_last=True))
+    short = [batch for batch in plain if len(batch) < 32]
+    assert len(short) == 1 and plain[-1] is not short[0] and last[-1] == short[0]
+    assert last[:-1] == [batch for batch in plain if len(batch) == 32], "the full batches keep their order"
+    assert sorted(i for batch in plain for i in batch) == list(range(1000))
+
+
+def test_a_fit_resumed_from_a_state_inside_an_epoch_ends_where_the_whole_fit_ends(sample, tmp_path, capsys):
+    from utils.training.resume import PartCheckpoints
+
+    model = new_model(sample, seed=3)
+    initial = copy.deepcopy(model)
+    train_data, valid_data = datasets(model, sample)
+    settings = FAST.replace(batch_size=96, checkpoint_steps=2)  # 5 batches an epoch: steps 2, 4 | 6, 8 save states
+    part = PartCheckpoints(tmp_path, 0)
+    whole = fit(model, train_data, valid_data, settings, seed=3, keep_best=False, checkpoints=part)
+    assert [path.name for path in part.states()] == ["state_0-1-3"], "the newest complete state only"
+    resumed = fit(initial, train_data, valid_data, settings, seed=3, keep_best=False, checkpoints=part)
+    assert "Continuing from state_0-1-3: 1 epoch(s) and 3 batch(es) done" in capsys.readouterr().out
+    assert np.array_equal(resumed.valid_probs, whole.valid_probs)
+    assert resumed.history["train_loss"].tolist() == whole.history["train_loss"].tolist()
+    assert all(torch.equal(a, b) for a, b in zip(initial.state_dict().values(), model.state_dict().values()))
+
+
+def test_gradient_checkpointing_trains_the_same_numbers_with_less_memory(sample, tmp_path):
+    from tiny_models import build_tiny_bert
+
+    from utils.core.settings import ModelConfig
+
+    backbone = build_tiny_bert(tmp_path / "bert", sample[0].text.tolist())
+    runs = []
+    for checkpointing in (False, True):
+        seed_everything(0)
+        model = build_model(ModelConfig(backbone=str(backbone), pooling="cls", max_len=32, gradient_checkpointing=checkpointing))
+        assert model.backbone.encoder.is_activation_checkpointing is checkpointing
+        train_data, valid_data = datasets(model, sample)
+        runs.append(fit(model, train_data, valid_data, FAST.replace(epochs=1, lr=1e-3), seed=0).valid_probs)
+    assert np.allclose(runs[0], runs[1], atol=1e-5)
+    with pytest.raises(ConfigError, match=r"model\.gradient_checkpointing = true needs a Hugging Face encoder"):
+        tiny_navec_config(gradient_checkpointing=True)

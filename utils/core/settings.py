@@ -193,10 +193,14 @@ class ModelConfig(Settings):
     max_len: PositiveInt = 128  # tokens kept per text: words for navec, subword tokens for Hugging Face
     head: HeadConfig = Field(default_factory=HeadConfig)
     navec: NavecConfig = Field(default_factory=NavecConfig)
+    gradient_checkpointing: bool = False  # recompute encoder layers in the backward pass: far less GPU memory, slower (Hugging Face only)
 
     @model_validator(mode="after")
     def _pooling_fits_backbone(self) -> ModelConfig:
         check_pooling(self.pooling, self.backbone)
+        if self.gradient_checkpointing and self.backbone == NAVEC:
+            raise ValueError(f"model.gradient_checkpointing = true needs a Hugging Face encoder; the {NAVEC!r} backbone has none "
+                             "(accepted: false)")
         return self
 
 
@@ -226,6 +230,11 @@ class TrainConfig(Settings):
     folds: Count = 5  # k >= 2: k folds over valid, each model trained on train + the other k-1 folds; 0: train only
     valid_weight: PositiveInt = 1  # k-fold mode: each valid row in a fold's training data is repeated this many times
     score_as_test: bool = False  # score the held-out valid rows written as the test is (lower case, no punctuation, no emoji)
+    num_processes: PositiveInt | Literal["auto"] = Field(
+        1, description="1 or more, or 'auto' (every visible GPU; 1 without one)"
+    )  # training processes, data parallel through Accelerate (a CPU runs several with gloo); at most the GPUs (or CPU cores) there are
+    checkpoint_steps: Count | None = None  # save the state every this many optimiser steps too (0: epoch ends; None: 0 navec, 500 HF)
+    keep_checkpoints: bool = False  # keep runs/<name>/model/checkpoints/ once the model is saved (they are removed otherwise)
 
     @field_validator("folds")
     @classmethod

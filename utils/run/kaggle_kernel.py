@@ -1,6 +1,7 @@
 """A self-contained Kaggle GPU kernel: one notebook that unpacks the kit, installs what is missing and runs 01 -> 06.
 
-    python -m utils.kaggle_kernel [--out build/kaggle_kernel] [--username U] [--backbone NAME] [-p key=value ...] [--push]
+    python -m utils.kaggle_kernel [--out build/kaggle_kernel] [--username U] [--backbone NAME] [--accelerator t4x2|default]
+                                  [-p key=value ...] [--push]
 
 The kernel runs the same `utils.pipeline` as a terminal does (papermill, one kernel per notebook), so a notebook
 behaves the same everywhere, each notebook's GPU memory is freed before the next, and the executed notebooks
@@ -38,8 +39,13 @@ METADATA_FILE = REPO_ROOT / "kernel-metadata.json"
 PLACEHOLDER_USERNAME = "YOUR_KAGGLE_USERNAME"
 BACKBONE_SETTING = "model.backbone"  # the Hugging Face encoder (or "navec") the kernel trains
 DEFAULT_BACKBONE = "ai-forever/ruRoberta-large"
-# a large encoder on a 16 GB T4, fine-tuned once on train (5 folds of it would take hours); no TF-IDF member (measured only on CPU)
-GPU_OVERRIDES = ("train.precision=fp16", "train.batch_size=16", "train.accumulation_steps=2", "train.folds=0", "tfidf.weight=0")
+# a large encoder on 16 GB T4s, fine-tuned once on train (5 folds of it would take hours) in a process per GPU; fp16 (a T4 has no
+# bf16); no TF-IDF member (measured only on CPU). README "Kaggle T4 x2" has the memory estimate behind batch 16.
+GPU_OVERRIDES = ("train.precision=fp16", "train.batch_size=16", "train.folds=0", "tfidf.weight=0", "train.num_processes=auto")
+# kernel-metadata.json's machine_shape (kaggle CLI: "'NvidiaTeslaT4' for GPU T4 x2") and the accumulation that keeps 32 rows per
+# optimiser step: 2 GPUs x 16, or 16 x 2 steps on the one GPU Kaggle gives by default
+ACCELERATORS = {"t4x2": ("NvidiaTeslaT4", "train.accumulation_steps=1"), "default": (None, "train.accumulation_steps=2")}
+GPU_MACHINE_SHAPES = {"NvidiaTeslaT4": "GPU T4 x2", "NvidiaL4": "GPU L4"}  # CUDA machines; P100 is retired, TPUs have no CUDA
 PACKED = ("utils/**/*.py", "utils/core/resources/*", "data/synthetic/*", "requirements.txt")  # the kit's files the kernel needs
 WORKING_DIR = "/kaggle/working"
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same files give the same kernel notebook
@@ -72,6 +78,10 @@ def metadata_problems(metadata: dict, folder: str | Path | None = None) -> list[
         problems.append(f"is_private is {metadata.get('is_private')!r}; expected true or false")
     if COMPETITION_SLUG not in metadata.get("competition_sources", []):
         problems.append(f"competition_sources lacks {COMPETITION_SLUG!r} (the kernel reads the competition's files)")
+    shape = metadata.get("machine_shape")
+    if shape and shape not in GPU_MACHINE_SHAPES:
+        accepted = ", ".join(f"{name!r} ({machine})" for name, machine in GPU_MACHINE_SHAPES.items())
+        problems.append(f"machine_shape {shape!r}: expected {accepted} or none (Kaggle's default GPU)")
     return problems
 
 
@@ -100,7 +110,8 @@ def kernel_notebook(packed: str, overrides: list[str], run_name: str = "kaggle")
 Built by `python -m utils.kaggle_kernel` from the kit's repository; do not edit here, rebuild instead.
 It writes the kit (`utils/`, the numbered notebooks, `data/synthetic/`, `requirements.txt`) into the working
 folder, installs only the packages Kaggle lacks, then runs the numbered notebooks with papermill on the
-competition's files from `{KAGGLE_INPUT}` (the kernel's `{COMPETITION_SLUG}` input).
+competition's files from `{KAGGLE_INPUT}` (the kernel's `{COMPETITION_SLUG}` input). Notebook 03 trains in one
+process per visible GPU (`train.num_processes=auto`: both GPUs of "GPU T4 x2").
 
 Writes to `{WORKING_DIR}`: `runs/<run_name>/` (the run's products; the executed notebooks in its `notebooks/`
 folder), `submission.csv` and `report.html` (the run's notebooks as one page).
@@ -160,11 +171,19 @@ def run_kernel(overrides: list[str], run_name: str = "kaggle", kaggle_input: str
 
 def build_kernel(out: str | Path, username: str | None = None, backbone: str = DEFAULT_BACKBONE,
                  overrides: list[str] = (), notebooks_dir: str | Path = NOTEBOOKS_DIR,
-                 metadata_path: str | Path = METADATA_FILE) -> Path:
-    """Write the kernel notebook and its kernel-metadata.json into `out`; settings and metadata are checked first."""
-    overrides = [f"{BACKBONE_SETTING}={backbone}", *GPU_OVERRIDES, *overrides]
+                 metadata_path: str | Path = METADATA_FILE, accelerator: str = "t4x2") -> Path:
+    """Write the kernel notebook and its kernel-metadata.json into `out`; settings and metadata are checked first.
+
+    `accelerator`: "t4x2" asks Kaggle for GPU T4 x2 (both GPUs train), "default" leaves the choice to Kaggle."""
+    if accelerator not in ACCELERATORS:
+        raise KernelError(f"accelerator {accelerator!r}: expected one of {list(ACCELERATORS)}")
+    machine_shape, accumulation = ACCELERATORS[accelerator]
+    overrides = [f"{BACKBONE_SETTING}={backbone}", *GPU_OVERRIDES, accumulation, *overrides]
     load_config(overrides=overrides)
     metadata = read_metadata(metadata_path)
+    metadata.pop("machine_shape", None)
+    if machine_shape:
+        metadata["machine_shape"] = machine_shape
     if username:
         metadata["id"] = f"{username}/{str(metadata.get('id', '')).split('/')[-1]}"
     problems = metadata_problems(metadata)
@@ -213,11 +232,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backbone", default=DEFAULT_BACKBONE, help=f"the Hugging Face encoder to train (default: {DEFAULT_BACKBONE})")
     parser.add_argument("-p", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="a setting for the kernel's run (repeatable)")
+    parser.add_argument("--accelerator", choices=list(ACCELERATORS), default="t4x2",
+                        help="t4x2: ask for GPU T4 x2 and train on both GPUs (default); default: Kaggle's choice of GPU")
     parser.add_argument("--notebooks", default=str(NOTEBOOKS_DIR), help="the folder of the numbered notebooks")
     parser.add_argument("--push", action="store_true", help="then run `kaggle kernels push` (needs Kaggle credentials)")
     args = parser.parse_args(argv)
     try:
-        out = build_kernel(args.out, args.username, args.backbone, args.overrides, args.notebooks)
+        out = build_kernel(args.out, args.username, args.backbone, args.overrides, args.notebooks, accelerator=args.accelerator)
     except (ValueError, OSError, PipelineError) as error:  # bad settings, metadata or notebooks folder
         print(f"Not built: {error}", file=sys.stderr)
         return 2

@@ -1,4 +1,5 @@
-"""Notebook 03: tokenisers and datasets, the two backbones behind `Model`, the fit loop, k folds, the TF-IDF member."""
+"""Notebook 03: tokenisers and datasets, the two backbones behind `Model`, the fit loop (Accelerate), k folds, checkpoints,
+several processes, the TF-IDF member."""
 from ..core.lazy import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {

@@ -130,6 +130,18 @@ class HuggingFaceBackbone(nn.Module):
         check_pooling(pooling, name)
         self.encoder, self.tokenizer, self.name, self.pooling, self.max_len = encoder, tokenizer, name, pooling, max_len
         self.output_size = pooled_size(encoder.config.hidden_size, pooling)
+        if getattr(encoder, "pooler", None) is not None:  # unused (pooling happens here): data parallel training wants every
+            encoder.pooler.requires_grad_(False)  # trainable parameter to get a gradient
+
+    def use_gradient_checkpointing(self) -> None:
+        """Recompute each encoder layer's activations in the backward pass instead of keeping them (less GPU memory)."""
+        if not getattr(self.encoder, "supports_gradient_checkpointing", False):
+            raise ConfigError(f"model.gradient_checkpointing: the encoder {self.name!r} does not support it (accepted: false)")
+        settings = {"use_reentrant": False}  # the variant that works with data parallel training
+        if hasattr(self.encoder, "activation_checkpointing_enable"):  # its new name; a hosted notebook may have an older transformers
+            self.encoder.activation_checkpointing_enable(activation_checkpointing_kwargs=settings)
+        else:
+            self.encoder.gradient_checkpointing_enable(gradient_checkpointing_kwargs=settings)
 
     @classmethod
     def from_pretrained(cls, name: str, pooling: str = "cls", max_len: int = 128) -> HuggingFaceBackbone:

@@ -25,8 +25,10 @@ FORMAT_VERSION = 1
 
 
 @contextmanager
-def staged_folder(folder: Path, overwrite: bool = True) -> Iterator[Path]:
-    """Yield an empty temporary folder beside `folder`; swap it in whole when the block succeeds (replacing is announced)."""
+def staged_folder(folder: Path, overwrite: bool = True, carry: tuple[str, ...] = (), announce: bool = True) -> Iterator[Path]:
+    """Yield an empty temporary folder beside `folder`; swap it in whole when the block succeeds (replacing is announced).
+
+    The entries named in `carry` move from the old folder into the new one (the training checkpoints under model/)."""
     if folder.exists() and not overwrite:
         raise OutputExistsError(f"{folder} already exists: refusing to overwrite it (choose another name or pass overwrite=True)")
     staging = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
@@ -35,7 +37,11 @@ def staged_folder(folder: Path, overwrite: bool = True) -> Iterator[Path]:
     try:
         yield staging
         if folder.exists():
-            print(f"Replacing the model(s) saved before in {folder}")
+            if announce and any(path.name not in carry for path in folder.iterdir()):
+                print(f"Replacing the model(s) saved before in {folder}")
+            for name in carry:
+                if (folder / name).exists():
+                    (folder / name).rename(staging / name)
             shutil.rmtree(folder)
         staging.rename(folder)
     finally:
@@ -52,18 +58,18 @@ def write_model_files(model: Model, folder: Path) -> None:
     model.backbone.save_files(folder / ENCODER_DIR)
 
 
-def save_model(model: Model, folder: str | Path, overwrite: bool = True) -> Path:
-    """Save one model as `folder/` (model_config.json, model.safetensors, encoder/), swapped in whole."""
-    with staged_folder(Path(folder), overwrite) as staging:
+def save_model(model: Model, folder: str | Path, overwrite: bool = True, carry: tuple[str, ...] = ()) -> Path:
+    """Save one model as `folder/` (model_config.json, model.safetensors, encoder/), swapped in whole (keeping `carry`)."""
+    with staged_folder(Path(folder), overwrite, carry) as staging:
         write_model_files(model, staging)
     return Path(folder)
 
 
-def save_models(models: list[Model], folder: str | Path, overwrite: bool = True) -> Path:
-    """Save k fold models as `folder/fold_<k>/` (or one model as `folder/`), swapped in whole."""
+def save_models(models: list[Model], folder: str | Path, overwrite: bool = True, carry: tuple[str, ...] = ()) -> Path:
+    """Save k fold models as `folder/fold_<k>/` (or one model as `folder/`), swapped in whole (keeping `carry`)."""
     if len(models) == 1:
-        return save_model(models[0], folder, overwrite)
-    with staged_folder(Path(folder), overwrite) as staging:
+        return save_model(models[0], folder, overwrite, carry)
+    with staged_folder(Path(folder), overwrite, carry) as staging:
         for k, model in enumerate(models):
             write_model_files(model, staging / f"{FOLD_PREFIX}{k}")
     return Path(folder)

@@ -66,12 +66,16 @@ def padder(tokenizer) -> Callable[[list[dict]], dict]:
 
 
 class LengthBatchSampler(Sampler[list[int]]):
-    """Batches of similar lengths (little padding). Shuffled: random pools sorted by length, batches in random order."""
+    """Batches of similar lengths (little padding). Shuffled: random pools sorted by length, batches in random order.
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, shuffle: bool, seed: int = 0, pool_batches: int = 50):
+    `short_last` puts the one short batch last, as accelerate's sharding of batches between processes expects.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, shuffle: bool, seed: int = 0, pool_batches: int = 50,
+                 short_last: bool = False):
         self.lengths = np.asarray(lengths)
         self.batch_size, self.shuffle, self.seed, self.pool = batch_size, shuffle, seed, batch_size * pool_batches
-        self.epoch = 0
+        self.short_last, self.epoch = short_last, 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -91,4 +95,7 @@ class LengthBatchSampler(Sampler[list[int]]):
         for pool in pools:
             pool = pool[np.argsort(-self.lengths[pool], kind="stable")]
             batches += [pool[i:i + self.batch_size].tolist() for i in range(0, len(pool), self.batch_size)]
-        yield from (batches[i] for i in rng.permutation(len(batches)))
+        order = rng.permutation(len(batches))
+        if self.short_last:
+            order = sorted(order, key=lambda i: len(batches[i]) < self.batch_size)  # stable: the full ones keep their order
+        yield from (batches[i] for i in order)

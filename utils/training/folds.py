@@ -12,7 +12,7 @@ from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 from ..core.seed import seed_everything
 from ..core.settings import TrainConfig
 from .dataset import EmotionDataset
-from .loop import fit
+from .loop import fit_part
 from .model import Model
 
 
@@ -31,13 +31,14 @@ class FoldsResult:
     history: pd.DataFrame  # fit's per-epoch rows with a `fold` column
 
 
-def train_on_valid_folds(template: Model, train_data: EmotionDataset, valid_data: EmotionDataset,
-                         config: TrainConfig, seed: int = 42, scored_data: EmotionDataset | None = None) -> FoldsResult:
+def train_on_valid_folds(template: Model, train_data: EmotionDataset, valid_data: EmotionDataset, config: TrainConfig,
+                         seed: int = 42, scored_data: EmotionDataset | None = None, checkpoints=None) -> FoldsResult:
     """Train `config.folds` copies of the untrained `template`, fold k on train + valid minus fold k, and predict fold k
     (from `scored_data`, the same valid rows written otherwise, when given).
 
     Each fold trains for the full `config.epochs` and keeps its last epoch: the held-out fold never chooses anything,
-    so the out-of-fold scores are honest.
+    so the out-of-fold scores are honest. With `checkpoints` (a `resume.Checkpoints`) finished folds are loaded from them
+    and the fold in progress continues from its last saved state.
     """
     folds = valid_folds(valid_data.labels.numpy(), config.folds, seed)
     oof = np.zeros((len(valid_data), valid_data.labels.shape[1]), dtype=np.float32)
@@ -48,8 +49,8 @@ def train_on_valid_folds(template: Model, train_data: EmotionDataset, valid_data
         model = copy.deepcopy(template)
         fit_data = train_data + valid_data.rows(np.tile(fit_rows, config.valid_weight))
         scored = valid_data if scored_data is None else scored_data
-        result = fit(model, fit_data, scored.rows(held_out), config, seed + k, keep_best=False)
-        oof[held_out] = result.valid_probs
+        part = checkpoints.part(k) if checkpoints is not None else None
+        oof[held_out], history = fit_part(model, fit_data, scored.rows(held_out), config, seed + k, False, part)
         models.append(model.cpu())
-        histories.append(result.history.assign(fold=k))
+        histories.append(history.assign(fold=k))
     return FoldsResult(models, oof, pd.concat(histories, ignore_index=True))

@@ -59,4 +59,6 @@ def build_model(config: ModelConfig, texts: Iterable[str] = (), text: TextConfig
         backbone = NavecBackbone.build((preprocess(t) for t in texts), config.navec, config.pooling, config.max_len)
     else:
         backbone = HuggingFaceBackbone.from_pretrained(config.backbone, config.pooling, config.max_len)
+        if config.gradient_checkpointing:
+            backbone.use_gradient_checkpointing()
     return Model(backbone, config.head, text)

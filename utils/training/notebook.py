@@ -12,18 +12,24 @@ import pandas as pd
 
 from ..core.figures import save_figure
 from ..core.files import write_csv
-from ..core.paths import EXPANDED_TRAIN, LINEAR_DIR, METRICS, MODEL_DIR, VALID_PROBS
+from ..core.paths import EXPANDED_TRAIN, LINEAR_DIR, METRICS, MODEL_DIR, VALID_NOISY_PROBS, VALID_PROBS
 from ..core.probs_files import write_probs
 from ..core.settings import RunConfig
 from ..core.splits import SOURCE, SPLIT_FILES, TEXT, label_matrix, read_split, warn_absent_labels
-from ..core.text import asr_style
+from ..core.text import asr_style, load_slips
+from ..expansion.augment import asr_noise, generator_for, learn_slip_patterns
 from .checkpoint import save_models
+from .dataset import EmotionDataset
+from .distributed import die_with_parent, is_main_process, launch_training, launched_processes
 from .folds import train_on_valid_folds, valid_folds
-from .loop import fit
+from .loop import fit_part
 from .model import Model, build_model
+from .prediction import predict_probs
 from .report import plot_history, write_metrics
+from .resume import CHECKPOINTS_DIR, Checkpoints, training_fingerprint
+from .runtime import MIXED_PRECISION, resolve_processes, resolve_runtime
 from .scores import score_probs
-from .tfidf import train_and_save_linear_member
+from .tfidf import TfidfClassifier, train_and_save_linear_member
 
 
 @dataclass
@@ -78,40 +84,104 @@ def start_linear_member(config: RunConfig, data: TrainingData, styled: list[str]
                        data.test_texts, folds, config.tfidf.valid_weight, styled)
 
 
-def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
-    """Build the model from the settings and train it (k-fold over valid when train.folds >= 2); save under model/.
+def train_neural(template: Model, train_data: EmotionDataset, valid_data: EmotionDataset, scored_data: EmotionDataset,
+                 config: RunConfig, checkpoints: Checkpoints) -> tuple[list[Model], np.ndarray, pd.DataFrame, str]:
+    """The neural model(s), their valid probabilities, log and mode: k folds over valid, or the template trained on train.
+    Parts finished in `checkpoints` are loaded, the one in progress continues from its last state."""
+    if config.train.folds:
+        folds = train_on_valid_folds(template, train_data, valid_data, config.train, config.seed, scored_data, checkpoints)
+        return folds.models, folds.oof_probs, folds.history, "folds"
+    probs, history = fit_part(template, train_data, scored_data, config.train, config.seed, True, checkpoints.part(0))
+    return [template.cpu()], probs, history, "train"
 
-    With tfidf.weight > 0 the TF-IDF member trains at the same time in a worker process and is blended in.
+
+def open_checkpoints(config: RunConfig, data: TrainingData, processes: int, check: bool = True) -> Checkpoints:
+    """This training's checkpoints under model/; with `check` the main process refuses those of other settings and
+    announces a resume, and the other processes of a launch wait for that."""
+    checkpoints = Checkpoints(config.run_dir / MODEL_DIR / CHECKPOINTS_DIR,
+                              training_fingerprint(config, data.train, data.valid, data.test_texts, processes))
+    if check and is_main_process():
+        checkpoints.open()
+    if check and launched_processes() > 1:
+        from accelerate import PartialState
+
+        PartialState(cpu=resolve_runtime(config.train).device == "cpu").wait_for_everyone()
+    return checkpoints
+
+
+def neural_inputs(config: RunConfig, data: TrainingData, styled: list[str] | None) -> tuple[Model, EmotionDataset, EmotionDataset,
+                                                                                          EmotionDataset]:
+    """The untrained model (vocabulary from every split's texts) and the train, valid and scored valid datasets."""
+    model = build_model(config.model, [*data.train[TEXT], *data.valid[TEXT], *data.test_texts], config.text)
+    valid_data = model.dataset(data.valid[TEXT], label_matrix(data.valid))
+    scored_data = valid_data if styled is None else model.dataset(styled, label_matrix(data.valid))
+    return model, model.dataset(data.train[TEXT], label_matrix(data.train)), valid_data, scored_data
+
+
+def train_neural_parts(config: RunConfig, data: TrainingData) -> None:
+    """(One of the processes notebook 03 started.) Train the neural parts into model/checkpoints/; notebook 03 finishes."""
+    checkpoints = open_checkpoints(config, data, launched_processes(), check=False)
+    train_neural(*neural_inputs(config, data, valid_in_test_style(config, data)), config, checkpoints)
+
+
+def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
+    """Build the model from the settings and train it (k-fold over valid when train.folds >= 2) in train.num_processes
+    processes; save under model/. A training stopped before continues from its checkpoints in model/checkpoints/.
+
+    With tfidf.weight > 0 the TF-IDF member trains at the same time in a worker process of the main process and is blended in.
     """
     started = time.perf_counter()
+    processes = launched_processes() if launched_processes() > 1 else resolve_processes(config.train)
+    checkpoints = open_checkpoints(config, data, processes)
     styled = valid_in_test_style(config, data)
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        linear = start_linear_member(config, data, styled, pool) if config.tfidf.weight > 0 else None
-        vocabulary = [*data.train[TEXT], *data.valid[TEXT], *data.test_texts]
-        model = build_model(config.model, vocabulary, config.text)
-        train_data = model.dataset(data.train[TEXT], label_matrix(data.train))
-        valid_data = model.dataset(data.valid[TEXT], label_matrix(data.valid))
-        scored_data = valid_data if styled is None else model.dataset(styled, label_matrix(data.valid))
-        if config.train.folds:
-            folds = train_on_valid_folds(model, train_data, valid_data, config.train, config.seed, scored_data)
-            models, probs, history, mode = folds.models, folds.oof_probs, folds.history, "folds"
-        else:
-            fitted = fit(model, train_data, scored_data, config.train, config.seed)
-            models, probs, history, mode = [model.cpu()], fitted.valid_probs, fitted.history, "train"
-        save_models(models, config.run_dir / MODEL_DIR)
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent) as pool:
+        linear = start_linear_member(config, data, styled, pool) if config.tfidf.weight > 0 and is_main_process() else None
+        if launched_processes() == 1 < processes and not checkpoints.all_finished(config.train.folds or 1):
+            launch_training(config.run_dir, processes, MIXED_PRECISION[config.train.precision])  # they train; the parts are loaded below
+        models, probs, history, mode = train_neural(*neural_inputs(config, data, styled), config, checkpoints)
         members = {"neural": probs}
+        if is_main_process():
+            save_models(models, config.run_dir / MODEL_DIR, carry=(CHECKPOINTS_DIR,))
         if linear is not None:
             print("Waiting for the TF-IDF member ...", flush=True)
             members["tfidf"] = linear.result()
             probs = (1 - config.tfidf.weight) * probs + config.tfidf.weight * members["tfidf"]
+    if is_main_process() and not config.train.keep_checkpoints:
+        checkpoints.remove()
     result = TrainingResult(models, probs, history, mode, time.perf_counter() - started, members)
-    print(f"Trained in {result.seconds:.0f} s; saved {len(models)} model(s) to {config.run_dir / MODEL_DIR}"
+    print(f"Trained in {result.seconds:.0f} s ({processes} process(es)); saved {len(models)} model(s) to {config.run_dir / MODEL_DIR}"
           + (f" and the TF-IDF member to {config.run_dir / LINEAR_DIR} (weight {config.tfidf.weight})" if len(members) > 1 else ""))
     return result
 
 
+def noisy_valid_texts(config: RunConfig, data: TrainingData) -> list[str]:
+    """The valid texts written with the kit's speech-recognition noise (slips and merged words from the slip dictionary,
+    expansion.augment.asr_slip_rate per word): how the test is written, for scoring held-out rows the way it is scored."""
+    patterns = learn_slip_patterns(load_slips(config.text.slips_file))
+    rng = generator_for(config.seed, "held-out rows with ASR noise")
+    return [asr_noise(text, patterns, rng, config.expansion.augment.asr_slip_rate) for text in data.valid[TEXT]]
+
+
+def score_noisy_held_out(config: RunConfig, data: TrainingData, result: TrainingResult) -> np.ndarray:
+    """Held-out valid probabilities of the same rows written with ASR noise, each row scored by the members that did not
+    train on it (fold k's neural model and TF-IDF set), blended as the clean ones are."""
+    texts = noisy_valid_texts(config, data)
+    folds = valid_folds(label_matrix(data.valid), config.train.folds, config.seed) if config.train.folds else [
+        (np.arange(0), np.arange(len(texts)))]
+    linear = TfidfClassifier.load(config.run_dir / LINEAR_DIR) if "tfidf" in result.member_probs else None
+    probs = np.zeros((len(texts), result.valid_probs.shape[1]))
+    for k, (_, held_out) in enumerate(folds):
+        rows = [texts[i] for i in held_out]
+        probs[held_out] = predict_probs(result.models[k], rows, config.train.eval_batch_size)
+        if linear is not None:
+            linear_probs = linear.probs_of_features(linear.features(rows), [k])
+            probs[held_out] = (1 - config.tfidf.weight) * probs[held_out] + config.tfidf.weight * linear_probs
+    return probs
+
+
 def write_training_report(config: RunConfig, data: TrainingData, result: TrainingResult) -> dict:
-    """valid_probs_raw.csv, metrics.json, training_log.csv and training_curves.png in runs/<name>/; returns the metrics."""
+    """valid_probs_raw.csv (and the same held-out rows written with ASR noise), metrics.json, training_log.csv and
+    training_curves.png in runs/<name>/; returns the metrics."""
     metrics = score_probs(label_matrix(data.valid), result.valid_probs)
     metrics.update(mode=result.mode, models=len(result.models), train_rows=len(data.train), train_file=str(data.train_file),
                    train_seconds=round(result.seconds, 1), backbone=config.model.backbone, tfidf_weight=config.tfidf.weight)
@@ -119,6 +189,7 @@ def write_training_report(config: RunConfig, data: TrainingData, result: Trainin
         metrics["members"] = {name: score_probs(label_matrix(data.valid), probs) for name, probs in result.member_probs.items()}
     run_dir = config.run_dir
     write_probs(result.valid_probs, run_dir / VALID_PROBS)
+    write_probs(score_noisy_held_out(config, data, result), run_dir / VALID_NOISY_PROBS)
     write_metrics(metrics, run_dir / METRICS)
     write_csv(result.history, run_dir / "training_log.csv")
     title = f"{len(result.models)} folds over valid (mean)" if result.mode == "folds" else "Training on train"

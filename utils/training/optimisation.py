@@ -7,7 +7,10 @@ from torch import nn
 
 from ..core.settings import NAVEC, TrainConfig
 
-BACKBONE_DEFAULTS = {NAVEC: {"lr": 3e-3, "batch_size": 128}, "huggingface": {"lr": 3e-5, "batch_size": 32}}
+BACKBONE_DEFAULTS = {  # settings left at None; navec checkpoints at epoch ends only (an epoch takes seconds to minutes)
+    NAVEC: {"lr": 3e-3, "batch_size": 128, "checkpoint_steps": 0},
+    "huggingface": {"lr": 3e-5, "batch_size": 32, "checkpoint_steps": 500},
+}
 
 
 def positive_weights(setting: str | list[float] | None, labels: np.ndarray) -> torch.Tensor | None:
@@ -70,6 +73,6 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, total_
 
 
 def with_backbone_defaults(config: TrainConfig, model: nn.Module) -> TrainConfig:
-    """Fill the settings left at None (lr, batch_size) with the defaults of the model's kind of backbone."""
+    """Fill the settings left at None (lr, batch_size, checkpoint_steps) with the defaults of the model's kind of backbone."""
     defaults = BACKBONE_DEFAULTS[NAVEC if model.backbone.name == NAVEC else "huggingface"]
     return config.replace(**{key: value for key, value in defaults.items() if getattr(config, key) is None})

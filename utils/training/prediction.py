@@ -2,45 +2,56 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..core.progress import progress
-from ..core.settings import TrainConfig
 from ..core.splits import LABELS
 from .dataset import EmotionDataset, LengthBatchSampler
-from .runtime import autocast, to_device
 from .vocabulary import open_vocabularies
 
 
-def batches(dataset: EmotionDataset, sampler: LengthBatchSampler) -> Iterator[tuple[list[int], dict]]:
-    """(row indices, padded batch) for each batch the sampler draws."""
+def batches(dataset: EmotionDataset, sampler: Iterable[list[int]]) -> Iterator[tuple[list[int], dict]]:
+    """(row indices, padded batch) for each batch of row indices."""
     for indices in sampler:
         yield indices, dataset.collate([dataset[i] for i in indices])
 
 
 @torch.no_grad()
+def predict_batches(model: nn.Module, dataset: EmotionDataset, row_batches: list[list[int]], loss_fn: nn.Module | None = None,
+                    desc: str | None = None) -> tuple[list[int], np.ndarray, float]:
+    """The rows of `row_batches` (their indices in that order), their probabilities and their summed loss (0 without
+    `loss_fn`), on the model's device."""
+    model.eval()
+    device = next(model.parameters()).device
+    rows, probs, total = [], [], 0.0
+    for indices, batch in progress(batches(dataset, row_batches), len(row_batches), desc):
+        batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
+        logits = model(batch).float()
+        rows += indices
+        probs.append(torch.sigmoid(logits).cpu().numpy())
+        if loss_fn is not None:
+            total += loss_fn(logits, batch["labels"]).item() * len(indices)
+    return rows, np.concatenate(probs) if probs else np.zeros((0, len(LABELS)), dtype=np.float32), total
+
+
+def length_sorted_batches(dataset: EmotionDataset, batch_size: int) -> list[list[int]]:
+    """A dataset's rows in batches of similar lengths, longest first (for prediction)."""
+    return list(LengthBatchSampler(dataset.lengths, batch_size, shuffle=False))
+
+
 def predict_dataset(model: nn.Module, dataset: EmotionDataset, batch_size: int = 256, loss_fn: nn.Module | None = None,
-               config: TrainConfig | None = None, desc: str | None = "predict") -> tuple[np.ndarray, float | None]:
+                    desc: str | None = "predict") -> tuple[np.ndarray, float | None]:
     """Probabilities (rows in the dataset's order, LABELS columns) and the mean loss when `loss_fn` is given.
 
     `desc` names the progress bar; None shows none."""
-    config = config or TrainConfig(device=next(model.parameters()).device.type)
-    model.eval()
-    probs = np.zeros((len(dataset), len(LABELS)), dtype=np.float32)
-    total = 0.0
-    sampler = LengthBatchSampler(dataset.lengths, batch_size, shuffle=False)
-    for indices, batch in progress(batches(dataset, sampler), len(sampler), desc):
-        batch = to_device(batch, config.device)
-        with autocast(config):
-            logits = model(batch).float()
-        probs[indices] = torch.sigmoid(logits).cpu().numpy()
-        if loss_fn is not None:
-            total += loss_fn(logits, batch["labels"]).item() * len(indices)
-    return probs, (total / max(len(dataset), 1) if loss_fn is not None else None)
+    rows, probs, total = predict_batches(model, dataset, length_sorted_batches(dataset, batch_size), loss_fn, desc)
+    ordered = np.zeros((len(dataset), len(LABELS)), dtype=np.float32)
+    ordered[rows] = probs
+    return ordered, (total / max(len(dataset), 1) if loss_fn is not None else None)
 
 
 def predict_probs(model: nn.Module | Sequence[nn.Module], texts: Sequence[str], batch_size: int = 256,

@@ -5,7 +5,6 @@ import pytest
 import yaml
 from conftest import SAMPLE_DIR
 
-from utils.core.splits import LABELS
 from utils.run.benchmark import main, merge, read_variants
 
 TINY = {"model.navec.hidden_size": 16, "model.navec.ngram_buckets": 2048, "train.epochs": 1, "train.folds": 2,
@@ -23,17 +22,20 @@ def test_benchmark_runs_the_pipeline_on_the_sample_and_writes_the_results(tmp_pa
     [entry] = results["variants"]
     assert entry["name"] == "tiny" and entry["status"] == "finished" and entry["overrides"] == TINY
     assert entry["rows_trained"] == 400 and entry["mode"] == "folds" and entry["models"] == 2
-    rules = entry["cv_weighted_f1_by_rule"]
-    assert set(rules) == {"global", "per_label", "recalibrated global", "recalibrated per_label"}
-    assert 0 < entry["cv_weighted_f1"] < 1 and entry["cv_weighted_f1"] in rules.values()
-    assert set(entry["members"]) == {"neural", "tfidf"} and set(entry["per_label_f1"]) == set(LABELS)
+    summary = json.loads((tmp_path / "runs" / "tiny" / "summary.json").read_text(encoding="utf-8"))
+    assert entry["estimate"] == "asr_noise" and set(entry["estimates"]) == {"clean", "asr_noise"}
+    assert entry["cv_weighted_f1"] == summary["cv_weighted_f1"] and entry["cv_weighted_f1_ci"] == summary["cv_weighted_f1_ci"]
+    assert 0 < entry["cv_weighted_f1"] < 1 and 0 < entry["chosen_rule_cv_f1"] < 1
+    assert set(entry["members"]) == {"neural", "tfidf"} and entry["per_label_f1"] == summary["per_label_f1"]
     assert entry["macro_f1"] == pytest.approx(sum(entry["per_label_f1"].values()) / 7, abs=1e-4)
     assert list(entry["step_seconds"]) == ["01_eda", "02_data_expansion", "03_training", "04_threshold_search", "05_inference",
                                           "06_error_analysis"]
     assert entry["train_rows_per_second"] > 0 and entry["inference"]["texts"] == 150 and entry["inference"]["texts_per_second"] > 0
+    assert 0 < entry["predict_seconds"] < 120
     assert entry["peak_rss_mb"] > 100  # the kernels hold torch: hundreds of MB
     table = (tmp_path / "results.md").read_text(encoding="utf-8")
-    assert f"| tiny | two small folds with TF-IDF | 400 | {entry['cv_weighted_f1']:.4f} |" in table
+    low, high = entry["cv_weighted_f1_ci"]
+    assert f"| tiny | two small folds with TF-IDF | 400 | {entry['cv_weighted_f1']:.4f} ({low:.4f}-{high:.4f}) |" in table
     assert f"{results['machine']['cores']} cores" in table and "| anger | disgust | fear | joy | sadness | surprise | neutral |" in table
     assert main([*args, "--only", "missing"]) == 2
     assert "unknown variant(s) ['missing']" in capsys.readouterr().err

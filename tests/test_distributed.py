@@ -13,6 +13,7 @@ import yaml
 from conftest import REPO_ROOT, SAMPLE_DIR
 from test_resume import new_run, train
 
+from utils.core.paths import VALID_PROBS
 from utils.core.probs_files import read_probs
 from utils.core.settings import ConfigError, TrainConfig
 from utils.core.splits import label_matrix, read_split
@@ -32,7 +33,7 @@ def held_out_rows_come_from_their_fold_model(run_dir, tfidf_weight: float = 0.0)
     from utils.training.tfidf import TfidfClassifier
 
     valid = read_split(SAMPLE_DIR / "valid.csv")
-    probs, models = read_probs(run_dir / "valid_probs.csv"), load_models(run_dir / "model")
+    probs, models = read_probs(run_dir / VALID_PROBS), load_models(run_dir / "model")
     tfidf = TfidfClassifier.load(run_dir / "tfidf") if tfidf_weight else None
     assert probs.shape == (len(valid), 7) and ((probs > 0) & (probs < 1)).all()
     for k, (_, held_out) in enumerate(valid_folds(label_matrix(valid), len(models), seed=42)):

@@ -5,6 +5,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
+from ..core.figures import label_bars
 from ..core.splits import LABELS
 
 
@@ -59,15 +60,4 @@ def plot_f1_by_group(by_group: pd.DataFrame):
 
 def plot_word_weights(weights: pd.DataFrame):
     """One horizontal bar chart per label of the terms with the largest TF-IDF coefficients (from word_weights)."""
-    figure, axes = plt.subplots(2, 4, figsize=(18, 9))
-    for axis, label in zip(axes.flat, LABELS):
-        rows = weights[weights["label"] == label]
-        axis.barh(rows["term"], rows["weight"], color="tab:blue")
-        axis.invert_yaxis()
-        axis.set(title=label, xlabel="coefficient (mean over the folds)")
-    for axis in axes[:, 0]:
-        axis.set_ylabel("term")
-    axes.flat[-1].axis("off")
-    figure.suptitle("Terms that push each label up in the TF-IDF member", fontsize=14)
-    figure.tight_layout()
-    return figure
+    return label_bars(weights, "term", "weight", "coefficient (mean over the folds)", "Terms that push each label up in the TF-IDF member")

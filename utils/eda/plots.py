@@ -9,7 +9,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import PercentFormatter
 
-from ..core.figures import save_figure
+from ..core.figures import label_bars, save_figure
 from ..core.splits import LABELS
 from .statistics import conditional_cooccurrence, cooccurrence, label_cardinality
 
@@ -93,13 +93,5 @@ def plot_lengths_by_label(by_label: pd.DataFrame):
 
 def plot_top_words(words: pd.DataFrame, split: str):
     """One horizontal bar chart of the most frequent words per label (from top_words)."""
-    figure, axes = plt.subplots(2, 4, figsize=(18, 9))
-    for axis, label in zip(axes.flat, LABELS):
-        rows = words[words["label"] == label]
-        axis.barh(rows["word"], rows["count"], color="tab:blue")
-        axis.invert_yaxis()
-        axis.set(title=label, xlabel="occurrences")
-    axes.flat[-1].axis("off")
-    figure.suptitle(f"Most frequent words per label in {split} (after normalisation, common words left out)", fontsize=14)
-    figure.tight_layout()
-    return figure
+    return label_bars(words, "word", "count", "occurrences",
+                      f"Most frequent words per label in {split} (after normalisation, common words left out)")

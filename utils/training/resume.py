@@ -24,6 +24,7 @@ from safetensors.torch import save_model as save_weights
 from torch import nn
 
 from ..core.files import write_text
+from ..core.run_record import flatten
 from ..core.settings import RunConfig
 from ..core.splits import TEXT, label_matrix
 from .checkpoint import staged_folder
@@ -52,17 +53,6 @@ def training_fingerprint(config: RunConfig, train: pd.DataFrame, valid: pd.DataF
             "train": {**config.train.model_dump(exclude=UNRELATED_SETTINGS), "num_processes": processes},
             "data": {"train": data_digest(train[TEXT], label_matrix(train)), "valid": data_digest(valid[TEXT], label_matrix(valid)),
                      "test texts": data_digest(test_texts)}}
-
-
-def flatten(values: dict, prefix: str = "") -> dict:
-    """{"train": {"epochs": 3}} -> {"train.epochs": 3}."""
-    flat = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def differences(saved: dict, now: dict) -> list[str]:

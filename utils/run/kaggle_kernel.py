@@ -117,7 +117,7 @@ Writes to `{WORKING_DIR}`: `runs/<run_name>/` (the run's products; the executed 
 folder), `submission.csv` and `report.html` (the run's notebooks as one page).
 Settings: the `overrides` below, `key=value` as in `python -m utils.pipeline -p`."""
     parameters = nbformat.v4.new_code_cell(
-        f"overrides = {overrides!r}  # settings, key=value (see utils/config.py)\n"
+        f"overrides = {overrides!r}  # settings, key=value (see utils/core/settings.py)\n"
         f"run_name = {run_name!r}\n"
         f"kaggle_input = {str(KAGGLE_INPUT)!r}  # where Kaggle mounts the inputs\n"
         f"working_dir = {WORKING_DIR!r}  # the kit, the run and submission.csv go here"

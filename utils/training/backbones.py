@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,12 @@ def navec_vectors(words: Iterable[str]) -> np.ndarray:
     if ids:
         vectors[2:] = navec.pq.sampled(ids).unpack()
     return vectors
+
+
+@lru_cache(maxsize=2)
+def frozen_vectors(words: tuple[str, ...]) -> np.ndarray:
+    """navec_vectors of a saved word list, made once for the fold models that share it (frozen vectors: never trained)."""
+    return navec_vectors(words)
 
 
 def navec_tokenizer(texts: Iterable[str], settings: NavecConfig) -> WordTokenizer:
@@ -90,7 +97,7 @@ class NavecBackbone(nn.Module):
     def from_folder(cls, folder: Path, settings: NavecConfig, pooling: str, max_len: int) -> NavecBackbone:
         """Rebuild from saved tokenizer files; fine-tuned vectors come with the weights, frozen ones from navec."""
         tokenizer = WordTokenizer.from_pretrained(folder)
-        vectors = np.zeros((len(tokenizer), NAVEC_DIM), dtype=np.float32) if settings.fine_tune else navec_vectors(tokenizer.words)
+        vectors = np.zeros((len(tokenizer), NAVEC_DIM), dtype=np.float32) if settings.fine_tune else frozen_vectors(tuple(tokenizer.words))
         return cls(tokenizer, vectors, settings, pooling, max_len)
 
     def save_files(self, folder: Path) -> None:

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from ..core.data_dir import find_data_dir
+from ..core.run_record import StaleProductError, begin_step, finish_step
 from ..core.seed import seed_everything
 from ..core.settings import ConfigError, RunConfig
 from ..core.settings_io import load_config, parse_overrides, save_config
@@ -23,6 +24,7 @@ from .distributed import cluster_problems, is_main_process, launch_command, quie
 from .resume import CheckpointMismatch
 
 PARAMS_FILE = "params.yaml"
+TRAINING = "03_training"  # the notebook whose record this script writes
 
 
 def run_settings(run_dir: Path, overrides: list[str]) -> RunConfig:
@@ -42,6 +44,7 @@ def train_run(run_dir: Path, overrides: list[str], neural_only: bool = False) ->
 
     config = run_settings(run_dir, overrides)
     if is_main_process() and not neural_only:
+        begin_step(config, TRAINING)  # as notebook 03: stale inputs are refused, the run's record says it is training
         save_config(config)
     seed_everything(config.seed)
     data = load_training_data(config)
@@ -51,6 +54,7 @@ def train_run(run_dir: Path, overrides: list[str], neural_only: bool = False) ->
     result = train_model(config, data)
     if is_main_process():
         write_training_report(config, data, result)
+        finish_step(config, TRAINING)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with quiet_unless_main():
             train_run(Path(args.run_dir), args.overrides, args.neural_only)
-    except (ConfigError, FileNotFoundError, CheckpointMismatch) as error:
+    except (ConfigError, FileNotFoundError, CheckpointMismatch, StaleProductError) as error:
         print(f"Not trained: {error}", file=sys.stderr)
         return 2
     return 0

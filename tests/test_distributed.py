@@ -22,7 +22,7 @@ from utils.training.cli import main
 from utils.training.distributed import cluster_problems, free_port
 from utils.training.folds import valid_folds
 from utils.training.prediction import predict_probs
-from utils.training.runtime import resolve_processes
+from utils.training.runtime import FOLD_WORKER_ROWS, resolve_fold_workers, resolve_processes
 
 NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="counts CPU processes")
 
@@ -56,7 +56,7 @@ def test_two_processes_give_a_valid_run_within_noise_of_one_and_only_one_prints(
     assert all(done.returncode == 0 for done in printed.values()), printed[2].stderr
     assert "Starting 2 training processes: accelerate launch --multi_gpu --num_processes 2" in printed[2].stdout
     assert printed[2].stdout.count("epoch 5/5: train loss") == 2, "one line per fold: only the main process prints"
-    assert printed[2].stdout.count("Finished already: loaded from") == 2  # notebook 03's process then loads the two folds
+    assert printed[2].stdout.count("Trained already: loaded from") == 2  # notebook 03's process then loads the two folds
     held_out_rows_come_from_their_fold_model(runs[2])
     f1 = {n: json.loads((run_dir / "metrics.json").read_text())["weighted_f1"] for n, run_dir in runs.items()}
     # noise: with seeds 1-4 the 1-process weighted F1 spread over 0.048 (0.543-0.591); 2 processes take half the steps
@@ -74,6 +74,18 @@ def test_more_processes_than_the_machine_has_are_refused_before_training(tmp_pat
     refused = train(run_dir, "-p", f"train.num_processes={too_many}")
     assert refused.returncode == 2 and f"Not trained: train.num_processes = {too_many} but" in refused.stderr
     assert not (run_dir / "model").exists()
+
+
+@NO_GPU
+def test_fold_workers_run_only_where_they_pay(monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    big, small = FOLD_WORKER_ROWS, FOLD_WORKER_ROWS - 1
+    assert resolve_fold_workers(TrainConfig(), big) == 4 and resolve_fold_workers(TrainConfig(), small) == 1
+    assert resolve_fold_workers(TrainConfig(folds=3), big) == 3  # no more workers than folds
+    assert resolve_fold_workers(TrainConfig(num_threads=2), big) == 2  # each fold keeps its threads' cores
+    assert resolve_fold_workers(TrainConfig(fold_workers=2), small) == 2  # asked for: granted
+    for one_at_a_time in (TrainConfig(folds=0), TrainConfig(num_processes=2), TrainConfig(num_processes="auto", fold_workers=3)):
+        assert resolve_fold_workers(one_at_a_time, big) == 1
 
 
 def cluster_file(tmp_path, name="cluster.yaml", **values):

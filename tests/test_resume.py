@@ -68,10 +68,23 @@ def test_a_killed_training_resumes_to_the_same_bytes_as_an_uninterrupted_one(tmp
     resumed = train(killed)
     assert resumed.returncode == 0, resumed.stderr
     assert "Resuming the training saved in" in resumed.stdout and "fold 1 finished; fold 2 after" in resumed.stdout
-    assert "Continuing from state_1-" in resumed.stdout and "Finished already: loaded from" in resumed.stdout
+    assert "Continuing from state_1-" in resumed.stdout and "Trained already: loaded from" in resumed.stdout
     assert products(killed) == products(whole) and len(products(whole)) == 3
     assert (killed / "tfidf" / "tfidf.safetensors").read_bytes() == (whole / "tfidf" / "tfidf.safetensors").read_bytes()
     assert not (killed / "model" / "checkpoints").exists(), "checkpoints are removed once the training has finished"
+
+
+def test_folds_trained_side_by_side_are_the_models_of_one_process_and_resume_after_a_kill(tmp_path):
+    settings = {"train.epochs": 3, "train.folds": 3}
+    one = new_run(tmp_path, "one", **settings, **{"train.fold_workers": 1})
+    side_by_side = new_run(tmp_path, "side_by_side", **settings, **{"train.fold_workers": 2})
+    assert train(one).returncode == 0
+    held = train_and_kill(side_by_side, "part_*")  # the workers die with it: a fold finished, another one in progress
+    assert 1 <= sum(name.startswith("part_") for name in held) < 3
+    resumed = train(side_by_side)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "side by side in 2 worker processes" in resumed.stdout and "Trained in" in resumed.stdout
+    assert products(side_by_side) == products(one) and len(products(one)) == 4
 
 
 @pytest.mark.slow

@@ -233,6 +233,9 @@ class TrainConfig(Settings):
     num_processes: PositiveInt | Literal["auto"] = Field(
         1, description="1 or more, or 'auto' (every visible GPU; 1 without one)"
     )  # training processes, data parallel through Accelerate (a CPU runs several with gloo); at most the GPUs (or CPU cores) there are
+    fold_workers: PositiveInt | Literal["auto"] = Field(
+        "auto", description="1 or more, or 'auto' (the CPU cores for a large enough CPU k-fold training; 1 otherwise)"
+    )  # k-fold mode on a CPU: folds trained side by side in this many worker processes (the same models as one at a time)
     checkpoint_steps: Count | None = None  # save the state every this many optimiser steps too (0: epoch ends; None: 0 navec, 500 HF)
     keep_checkpoints: bool = False  # keep runs/<name>/model/checkpoints/ once the model is saved (they are removed otherwise)
 

@@ -31,6 +31,23 @@ class FoldsResult:
     history: pd.DataFrame  # fit's per-epoch rows with a `fold` column
 
 
+def train_fold(template: Model, train_data: EmotionDataset, valid_data: EmotionDataset, config: TrainConfig, k: int,
+               seed: int = 42, scored_data: EmotionDataset | None = None, checkpoints=None) -> tuple[Model, np.ndarray, pd.DataFrame]:
+    """Fold k of `train_on_valid_folds`: a copy of `template` trained on train + valid minus fold k (seeded by fold, so it is
+    the same model whichever process trains it); its held-out probabilities and per-epoch log."""
+    folds = valid_folds(valid_data.labels.numpy(), config.folds, seed)
+    fit_rows, held_out = folds[k]
+    part = checkpoints.part(k) if checkpoints is not None else None
+    if part is None or not part.finished():  # a finished one is loaded (with a line saying so)
+        print(f"--- fold {k + 1}/{len(folds)}: {len(train_data)} train + {len(fit_rows)} valid rows, {len(held_out)} held out")
+    seed_everything(seed + k)
+    model = copy.deepcopy(template)
+    fit_data = train_data + valid_data.rows(np.tile(fit_rows, config.valid_weight))
+    scored = valid_data if scored_data is None else scored_data
+    probs, history = fit_part(model, fit_data, scored.rows(held_out), config, seed + k, False, part)
+    return model.cpu(), probs, history.assign(fold=k)
+
+
 def train_on_valid_folds(template: Model, train_data: EmotionDataset, valid_data: EmotionDataset, config: TrainConfig,
                          seed: int = 42, scored_data: EmotionDataset | None = None, checkpoints=None) -> FoldsResult:
     """Train `config.folds` copies of the untrained `template`, fold k on train + valid minus fold k, and predict fold k
@@ -40,17 +57,10 @@ def train_on_valid_folds(template: Model, train_data: EmotionDataset, valid_data
     so the out-of-fold scores are honest. With `checkpoints` (a `resume.Checkpoints`) finished folds are loaded from them
     and the fold in progress continues from its last saved state.
     """
-    folds = valid_folds(valid_data.labels.numpy(), config.folds, seed)
     oof = np.zeros((len(valid_data), valid_data.labels.shape[1]), dtype=np.float32)
     models, histories = [], []
-    for k, (fit_rows, held_out) in enumerate(folds):
-        print(f"--- fold {k + 1}/{len(folds)}: {len(train_data)} train + {len(fit_rows)} valid rows, {len(held_out)} held out")
-        seed_everything(seed + k)
-        model = copy.deepcopy(template)
-        fit_data = train_data + valid_data.rows(np.tile(fit_rows, config.valid_weight))
-        scored = valid_data if scored_data is None else scored_data
-        part = checkpoints.part(k) if checkpoints is not None else None
-        oof[held_out], history = fit_part(model, fit_data, scored.rows(held_out), config, seed + k, False, part)
-        models.append(model.cpu())
-        histories.append(history.assign(fold=k))
+    for k, (_, held_out) in enumerate(valid_folds(valid_data.labels.numpy(), config.folds, seed)):
+        model, oof[held_out], history = train_fold(template, train_data, valid_data, config, k, seed, scored_data, checkpoints)
+        models.append(model)
+        histories.append(history)
     return FoldsResult(models, oof, pd.concat(histories, ignore_index=True))

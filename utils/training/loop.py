@@ -190,7 +190,7 @@ def fit_part(model: nn.Module, train_data: EmotionDataset, valid_data: EmotionDa
     from accelerate import PartialState
 
     if part is not None and part.finished():
-        print(f"Finished already: loaded from {part.finished_folder}")
+        print(f"Trained already: loaded from {part.finished_folder}")
         return part.load_finished(model)
     result = fit(model, train_data, valid_data, config, seed, keep_best, part)
     if part is not None:

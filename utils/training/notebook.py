@@ -1,9 +1,11 @@
 """Notebook 03 as three calls: load the training data, train one model (or the k-fold models), write the products."""
 from __future__ import annotations
 
+import io
 import multiprocessing
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from ..core.figures import save_figure
 from ..core.files import write_csv
 from ..core.paths import EXPANDED_TRAIN, LINEAR_DIR, METRICS, MODEL_DIR, VALID_NOISY_PROBS, VALID_PROBS
 from ..core.probs_files import write_probs
+from ..core.progress import no_progress_bars
+from ..core.seed import seed_everything
 from ..core.settings import RunConfig
 from ..core.splits import SOURCE, SPLIT_FILES, TEXT, label_matrix, read_split, warn_absent_labels
 from ..core.text import asr_style, load_slips
@@ -21,13 +25,13 @@ from ..expansion.augment import asr_noise, generator_for, learn_slip_patterns
 from .checkpoint import save_models
 from .dataset import EmotionDataset
 from .distributed import die_with_parent, is_main_process, launch_training, launched_processes
-from .folds import train_on_valid_folds, valid_folds
+from .folds import train_fold, train_on_valid_folds, valid_folds
 from .loop import fit_part
 from .model import Model, build_model
 from .prediction import predict_probs
 from .report import plot_history, write_metrics
 from .resume import CHECKPOINTS_DIR, Checkpoints, training_fingerprint
-from .runtime import MIXED_PRECISION, resolve_processes, resolve_runtime
+from .runtime import MIXED_PRECISION, resolve_fold_workers, resolve_processes, resolve_runtime
 from .scores import score_probs
 from .tfidf import TfidfClassifier, train_and_save_linear_member
 
@@ -111,11 +115,42 @@ def open_checkpoints(config: RunConfig, data: TrainingData, processes: int, chec
 
 def neural_inputs(config: RunConfig, data: TrainingData, styled: list[str] | None) -> tuple[Model, EmotionDataset, EmotionDataset,
                                                                                           EmotionDataset]:
-    """The untrained model (vocabulary from every split's texts) and the train, valid and scored valid datasets."""
+    """The untrained model (vocabulary from every split's texts) and the train, valid and scored valid datasets; its initial
+    weights come from the run's seed, so every process that builds it builds the same model."""
+    seed_everything(config.seed)
     model = build_model(config.model, [*data.train[TEXT], *data.valid[TEXT], *data.test_texts], config.text)
     valid_data = model.dataset(data.valid[TEXT], label_matrix(data.valid))
     scored_data = valid_data if styled is None else model.dataset(styled, label_matrix(data.valid))
     return model, model.dataset(data.train[TEXT], label_matrix(data.train)), valid_data, scored_data
+
+
+_worker_inputs: list = []  # (a fold worker) `neural_inputs`, built by the worker's first fold and kept for the next ones
+
+
+def train_fold_in_worker(config: RunConfig, data: TrainingData, styled: list[str] | None, k: int) -> str:
+    """(A fold worker process.) Train fold k into model/checkpoints/ as its finished part; returns what it printed."""
+    log = io.StringIO()
+    with redirect_stdout(log), no_progress_bars():
+        if not _worker_inputs:
+            _worker_inputs.extend(neural_inputs(config, data, styled))
+        template, train_data, valid_data, scored_data = _worker_inputs
+        checkpoints = open_checkpoints(config, data, 1, check=False)
+        train_fold(template, train_data, valid_data, config.train, k, config.seed, scored_data, checkpoints)
+    return log.getvalue()
+
+
+def train_folds_in_workers(config: RunConfig, data: TrainingData, styled: list[str] | None, pool: ProcessPoolExecutor,
+                           checkpoints: Checkpoints, workers: int) -> None:
+    """Train the unfinished folds in the pool's worker processes, each fold's log printed when it finishes; the models are
+    those of one process training the folds in turn (each fold is seeded on its own)."""
+    pending = [k for k in range(config.train.folds) if not checkpoints.part(k).finished()]
+    if not pending:
+        return
+    print(f"Training fold(s) {', '.join(str(k + 1) for k in pending)} of {config.train.folds} side by side in {workers} worker "
+          f"processes (train.fold_workers); each fold's log is shown when it finishes.", flush=True)
+    jobs = [pool.submit(train_fold_in_worker, config, data, styled, k) for k in pending]
+    for job in as_completed(jobs):
+        print(job.result(), end="", flush=True)
 
 
 def train_neural_parts(config: RunConfig, data: TrainingData) -> None:
@@ -134,10 +169,13 @@ def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
     processes = launched_processes() if launched_processes() > 1 else resolve_processes(config.train)
     checkpoints = open_checkpoints(config, data, processes)
     styled = valid_in_test_style(config, data)
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent) as pool:
+    workers = resolve_fold_workers(config.train, len(data.train)) if launched_processes() == 1 else 1
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent) as pool:
         linear = start_linear_member(config, data, styled, pool) if config.tfidf.weight > 0 and is_main_process() else None
         if launched_processes() == 1 < processes and not checkpoints.all_finished(config.train.folds or 1):
             launch_training(config.run_dir, processes, MIXED_PRECISION[config.train.precision])  # they train; the parts are loaded below
+        if workers > 1:
+            train_folds_in_workers(config, data, styled, pool, checkpoints, workers)  # the parts are loaded below
         models, probs, history, mode = train_neural(*neural_inputs(config, data, styled), config, checkpoints)
         members = {"neural": probs}
         if is_main_process():
@@ -149,7 +187,8 @@ def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
     if is_main_process() and not config.train.keep_checkpoints:
         checkpoints.remove()
     result = TrainingResult(models, probs, history, mode, time.perf_counter() - started, members)
-    print(f"Trained in {result.seconds:.0f} s ({processes} process(es)); saved {len(models)} model(s) to {config.run_dir / MODEL_DIR}"
+    how = f"{workers} fold workers" if workers > 1 else f"{processes} process(es)"
+    print(f"Trained in {result.seconds:.0f} s ({how}); saved {len(models)} model(s) to {config.run_dir / MODEL_DIR}"
           + (f" and the TF-IDF member to {config.run_dir / LINEAR_DIR} (weight {config.tfidf.weight})" if len(members) > 1 else ""))
     return result
 

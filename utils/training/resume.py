@@ -32,7 +32,8 @@ from .checkpoint import staged_folder
 CHECKPOINTS_DIR = "checkpoints"  # inside runs/<name>/model/
 FINGERPRINT_FILE = "training.json"
 PART_PREFIX, STATE_PREFIX, STAGING_STATE = "part_", "state_", ".state-in-progress"
-UNRELATED_SETTINGS = {"num_processes", "checkpoint_steps", "keep_checkpoints"}  # change nothing trained (processes: counted below)
+# settings that change nothing trained (processes: counted below)
+UNRELATED_SETTINGS = {"num_processes", "fold_workers", "checkpoint_steps", "keep_checkpoints"}
 
 
 class CheckpointMismatch(ValueError):
@@ -105,7 +106,7 @@ class PartCheckpoints:
     def save_state(self, accelerator, epochs_done: int, batches_done: int) -> None:
         """Every process: `accelerator.save_state` into a staging folder, renamed by the main process when all are done; the
         part's older states are then removed."""
-        staging = self.folder / STAGING_STATE
+        staging = self.folder / f"{STAGING_STATE}-{self.part}"  # one per part: fold workers save side by side
         if accelerator.is_main_process:
             shutil.rmtree(staging, ignore_errors=True)
         accelerator.wait_for_everyone()

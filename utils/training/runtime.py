@@ -43,6 +43,21 @@ def resolve_processes(config: TrainConfig) -> int:
     return config.num_processes
 
 
+FOLD_WORKER_ROWS = 2000  # 'auto' starts fold workers from this many training rows: below, starting them costs more than it saves
+
+
+def resolve_fold_workers(config: TrainConfig, train_rows: int) -> int:
+    """train.fold_workers as a number: folds train side by side only in k-fold mode, one process each, on a CPU; 'auto' = the
+    cores (each fold keeps `num_threads` of them) for a training of at least FOLD_WORKER_ROWS rows, else 1."""
+    on_cpu = config.device == "cpu" or not torch.cuda.is_available()
+    if config.folds < 2 or config.num_processes != 1 or not on_cpu:
+        return 1
+    if config.fold_workers == "auto":
+        cores = (os.cpu_count() or 1) // (config.num_threads or os.cpu_count() or 1)
+        return max(1, min(config.folds, cores)) if train_rows >= FOLD_WORKER_ROWS else 1
+    return min(config.fold_workers, config.folds)
+
+
 def make_accelerator(config: TrainConfig):
     """An `Accelerator` for resolved settings: the device, mixed precision, gradient accumulation, and data parallel
     training when this process is one of several (buffers are not broadcast: the frozen navec vectors are one)."""

@@ -81,7 +81,15 @@ def fix_slips(text: str, slips: dict[str, str]) -> str:
 
 
 def make_preprocessor(config: TextConfig) -> Callable[[str], str]:
-    """Compose the enabled steps into one function: emoji, slip fixes, ASR style, ё folding."""
+    """Compose the enabled steps into one function: emoji, slip fixes, ASR style, ё folding. Settings that are alike share
+    one function, which remembers its recent texts (prediction reads each text for the word list, the BiGRU and TF-IDF)."""
+    return composed_preprocessor(config.model_dump_json())
+
+
+@lru_cache(maxsize=8)
+def composed_preprocessor(settings: str) -> Callable[[str], str]:
+    """`make_preprocessor` for the text settings as JSON (a cache key)."""
+    config = TextConfig.model_validate_json(settings)
     steps: list[Callable[[str], str]] = []
     if config.demojize:
         steps.append(demojize_ru)
@@ -93,6 +101,7 @@ def make_preprocessor(config: TextConfig) -> Callable[[str], str]:
     if config.yo_to_e:
         steps.append(fold_yo)
 
+    @lru_cache(maxsize=1 << 16)
     def preprocess(text: str) -> str:
         for step in steps:
             text = step(text)

@@ -54,6 +54,21 @@ def predict_dataset(model: nn.Module, dataset: EmotionDataset, batch_size: int =
     return ordered, (total / max(len(dataset), 1) if loss_fn is not None else None)
 
 
+@torch.no_grad()
+def mean_probs(models: Sequence[nn.Module], dataset: EmotionDataset, batch_size: int, desc: str | None) -> np.ndarray:
+    """The mean probabilities of models that read the same dataset (fold models), rows in its order: each batch is padded
+    once for all of them."""
+    for model in models:
+        model.eval()
+    device = next(models[0].parameters()).device
+    ordered = np.zeros((len(dataset), len(LABELS)), dtype=np.float32)
+    row_batches = length_sorted_batches(dataset, batch_size)
+    for indices, batch in progress(batches(dataset, row_batches), len(row_batches), desc):
+        batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
+        ordered[indices] = np.mean([torch.sigmoid(model(batch).float()).cpu().numpy() for model in models], axis=0)
+    return ordered
+
+
 def predict_probs(model: nn.Module | Sequence[nn.Module], texts: Sequence[str], batch_size: int = 256,
                   num_threads: int = 1, progress_bar: bool = False) -> np.ndarray:
     """Raw texts -> (n, 7) probabilities in input order (preprocessed as the model was trained); several models: their mean.
@@ -63,12 +78,12 @@ def predict_probs(model: nn.Module | Sequence[nn.Module], texts: Sequence[str], 
     models = [model] if isinstance(model, nn.Module) else list(model)
     texts = list(texts)
     torch.set_num_threads(num_threads or os.cpu_count() or 1)
-    desc = "predict" if progress_bar else None
     open_vocabularies(models, texts)
-    datasets, probs = {}, []  # models sharing a tokenizer, preprocessing and length limit (fold models) share one dataset
+    groups: dict[tuple, list[nn.Module]] = {}  # models sharing a tokenizer, preprocessing and length limit share one dataset
     for m in models:
-        key = (id(m.backbone.tokenizer), repr(m.text), m.backbone.max_len)
-        if key not in datasets:
-            datasets[key] = m.dataset(texts)
-        probs.append(predict_dataset(m, datasets[key], batch_size, desc=desc)[0])
-    return np.mean(probs, axis=0)
+        groups.setdefault((id(m.backbone.tokenizer), repr(m.text), m.backbone.max_len), []).append(m)
+    group_means = [mean_probs(group, group[0].dataset(texts), batch_size, "predict" if progress_bar else None)
+                   for group in groups.values()]
+    if len(group_means) == 1:
+        return group_means[0]
+    return np.average(group_means, axis=0, weights=[len(group) for group in groups.values()]).astype(np.float32)

@@ -23,7 +23,8 @@ def plot_label_errors(per_label: pd.DataFrame):
     long = labels.melt(id_vars="label", value_vars=["precision", "recall", "f1"], var_name="score", value_name="value")
     sns.barplot(long, x="label", y="value", hue="score", palette=["tab:blue", "tab:purple", "black"], ax=scores)
     scores.axhline(weighted["f1"], color="black", linestyle="--", linewidth=1, label=f"weighted F1 {weighted['f1']:.3f}")
-    scores.set(title="Precision, recall, F1 per label (rule tuned on these rows: optimistic)", xlabel="label", ylabel="score", ylim=(0, 1.2))
+    scores.set(title="Precision, recall, F1 per label (rule tuned on these rows: optimistic)", xlabel="label", ylabel="score",
+               ylim=(0, 1.2))
     scores.legend(fontsize=9, ncol=4, loc="upper center")
     figure.tight_layout()
     return figure

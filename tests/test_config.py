@@ -116,7 +116,9 @@ def test_values_out_of_range_or_unknown_names_are_refused_when_loaded(override, 
 
 def test_checked_copies_and_assignments():
     config = load_config()
-    assert config.train.replace(epochs=3).epochs == 3 and config.train.epochs == 5
+    default_epochs = config.train.epochs
+    assert config.train.replace(epochs=default_epochs + 7).epochs == default_epochs + 7
+    assert config.train.epochs == default_epochs, "the copy leaves the original as it was"
     with pytest.raises(ConfigError, match=r"train\.epochs = -1 is out of range"):
         config.train.replace(epochs=-1)
     assert load_config(overrides=["train.pos_weight=[1, 2, 3, 4, 5, 6, 7]"]).train.pos_weight == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]

@@ -32,14 +32,15 @@ class FoldsResult:
 
 
 def train_fold(template: Model, train_data: EmotionDataset, valid_data: EmotionDataset, config: TrainConfig, k: int,
-               seed: int = 42, scored_data: EmotionDataset | None = None, checkpoints=None) -> tuple[Model, np.ndarray, pd.DataFrame]:
-    """Fold k of `train_on_valid_folds`: a copy of `template` trained on train + valid minus fold k (seeded by fold, so it is
-    the same model whichever process trains it); its held-out probabilities and per-epoch log."""
-    folds = valid_folds(valid_data.labels.numpy(), config.folds, seed)
-    fit_rows, held_out = folds[k]
+               fold: tuple[np.ndarray, np.ndarray], seed: int = 42, scored_data: EmotionDataset | None = None,
+               checkpoints=None) -> tuple[Model, np.ndarray, pd.DataFrame]:
+    """Fold k of `train_on_valid_folds` (`fold`: its valid rows for training and held out): a copy of `template` trained on
+    train + those rows (seeded by fold, so it is the same model whichever process trains it); its held-out probabilities
+    and per-epoch log."""
+    fit_rows, held_out = fold
     part = checkpoints.part(k) if checkpoints is not None else None
     if part is None or not part.finished():  # a finished one is loaded (with a line saying so)
-        print(f"--- fold {k + 1}/{len(folds)}: {len(train_data)} train + {len(fit_rows)} valid rows, {len(held_out)} held out")
+        print(f"--- fold {k + 1}/{config.folds}: {len(train_data)} train + {len(fit_rows)} valid rows, {len(held_out)} held out")
     seed_everything(seed + k)
     model = copy.deepcopy(template)
     fit_data = train_data + valid_data.rows(np.tile(fit_rows, config.valid_weight))
@@ -59,8 +60,8 @@ def train_on_valid_folds(template: Model, train_data: EmotionDataset, valid_data
     """
     oof = np.zeros((len(valid_data), valid_data.labels.shape[1]), dtype=np.float32)
     models, histories = [], []
-    for k, (_, held_out) in enumerate(valid_folds(valid_data.labels.numpy(), config.folds, seed)):
-        model, oof[held_out], history = train_fold(template, train_data, valid_data, config, k, seed, scored_data, checkpoints)
+    for k, fold in enumerate(valid_folds(valid_data.labels.numpy(), config.folds, seed)):
+        model, oof[fold[1]], history = train_fold(template, train_data, valid_data, config, k, fold, seed, scored_data, checkpoints)
         models.append(model)
         histories.append(history)
     return FoldsResult(models, oof, pd.concat(histories, ignore_index=True))

@@ -124,7 +124,7 @@ def neural_inputs(config: RunConfig, data: TrainingData, styled: list[str] | Non
     return model, model.dataset(data.train[TEXT], label_matrix(data.train)), valid_data, scored_data
 
 
-_worker_inputs: list = []  # (a fold worker) `neural_inputs`, built by the worker's first fold and kept for the next ones
+_worker_inputs: list = []  # (a fold worker) `neural_inputs` and the folds, made by the worker's first fold, kept for the next
 
 
 def train_fold_in_worker(config: RunConfig, data: TrainingData, styled: list[str] | None, k: int) -> str:
@@ -132,10 +132,11 @@ def train_fold_in_worker(config: RunConfig, data: TrainingData, styled: list[str
     log = io.StringIO()
     with redirect_stdout(log), no_progress_bars():
         if not _worker_inputs:
-            _worker_inputs.extend(neural_inputs(config, data, styled))
-        template, train_data, valid_data, scored_data = _worker_inputs
+            inputs = neural_inputs(config, data, styled)
+            _worker_inputs.extend([*inputs, valid_folds(inputs[2].labels.numpy(), config.train.folds, config.seed)])
+        template, train_data, valid_data, scored_data, folds = _worker_inputs
         checkpoints = open_checkpoints(config, data, 1, check=False)
-        train_fold(template, train_data, valid_data, config.train, k, config.seed, scored_data, checkpoints)
+        train_fold(template, train_data, valid_data, config.train, k, folds[k], config.seed, scored_data, checkpoints)
     return log.getvalue()
 
 

@@ -21,20 +21,24 @@ def batches(dataset: EmotionDataset, sampler: Iterable[list[int]]) -> Iterator[t
 
 
 @torch.no_grad()
-def predict_batches(model: nn.Module, dataset: EmotionDataset, row_batches: list[list[int]], loss_fn: nn.Module | None = None,
-                    desc: str | None = None) -> tuple[list[int], np.ndarray, float]:
+def predict_batches(model: nn.Module | Sequence[nn.Module], dataset: EmotionDataset, row_batches: list[list[int]],
+                    loss_fn: nn.Module | None = None, desc: str | None = None) -> tuple[list[int], np.ndarray, float]:
     """The rows of `row_batches` (their indices in that order), their probabilities and their summed loss (0 without
-    `loss_fn`), on the model's device."""
-    model.eval()
-    device = next(model.parameters()).device
+    `loss_fn`), on the model's device. Several models (fold models): the mean of their probabilities, each batch padded
+    once for all of them (`loss_fn` needs one model)."""
+    models = [model] if isinstance(model, nn.Module) else list(model)
+    for each in models:
+        each.eval()
+    device = next(models[0].parameters()).device
     rows, probs, total = [], [], 0.0
     for indices, batch in progress(batches(dataset, row_batches), len(row_batches), desc):
         batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
-        logits = model(batch).float()
+        logits = [each(batch).float() for each in models]
         rows += indices
-        probs.append(torch.sigmoid(logits).cpu().numpy())
+        batch_probs = [torch.sigmoid(each).cpu().numpy() for each in logits]
+        probs.append(batch_probs[0] if len(models) == 1 else np.mean(batch_probs, axis=0))
         if loss_fn is not None:
-            total += loss_fn(logits, batch["labels"]).item() * len(indices)
+            total += loss_fn(logits[0], batch["labels"]).item() * len(indices)
     return rows, np.concatenate(probs) if probs else np.zeros((0, len(LABELS)), dtype=np.float32), total
 
 
@@ -43,30 +47,16 @@ def length_sorted_batches(dataset: EmotionDataset, batch_size: int) -> list[list
     return list(LengthBatchSampler(dataset.lengths, batch_size, shuffle=False))
 
 
-def predict_dataset(model: nn.Module, dataset: EmotionDataset, batch_size: int = 256, loss_fn: nn.Module | None = None,
-                    desc: str | None = "predict") -> tuple[np.ndarray, float | None]:
-    """Probabilities (rows in the dataset's order, LABELS columns) and the mean loss when `loss_fn` is given.
+def predict_dataset(model: nn.Module | Sequence[nn.Module], dataset: EmotionDataset, batch_size: int = 256,
+                    loss_fn: nn.Module | None = None, desc: str | None = "predict") -> tuple[np.ndarray, float | None]:
+    """Probabilities (rows in the dataset's order, LABELS columns; several models: their mean) and the mean loss when
+    `loss_fn` is given.
 
     `desc` names the progress bar; None shows none."""
     rows, probs, total = predict_batches(model, dataset, length_sorted_batches(dataset, batch_size), loss_fn, desc)
     ordered = np.zeros((len(dataset), len(LABELS)), dtype=np.float32)
     ordered[rows] = probs
     return ordered, (total / max(len(dataset), 1) if loss_fn is not None else None)
-
-
-@torch.no_grad()
-def mean_probs(models: Sequence[nn.Module], dataset: EmotionDataset, batch_size: int, desc: str | None) -> np.ndarray:
-    """The mean probabilities of models that read the same dataset (fold models), rows in its order: each batch is padded
-    once for all of them."""
-    for model in models:
-        model.eval()
-    device = next(models[0].parameters()).device
-    ordered = np.zeros((len(dataset), len(LABELS)), dtype=np.float32)
-    row_batches = length_sorted_batches(dataset, batch_size)
-    for indices, batch in progress(batches(dataset, row_batches), len(row_batches), desc):
-        batch = {key: value.to(device, non_blocking=True) for key, value in batch.items()}
-        ordered[indices] = np.mean([torch.sigmoid(model(batch).float()).cpu().numpy() for model in models], axis=0)
-    return ordered
 
 
 def predict_probs(model: nn.Module | Sequence[nn.Module], texts: Sequence[str], batch_size: int = 256,
@@ -82,7 +72,7 @@ def predict_probs(model: nn.Module | Sequence[nn.Module], texts: Sequence[str], 
     groups: dict[tuple, list[nn.Module]] = {}  # models sharing a tokenizer, preprocessing and length limit share one dataset
     for m in models:
         groups.setdefault((id(m.backbone.tokenizer), repr(m.text), m.backbone.max_len), []).append(m)
-    group_means = [mean_probs(group, group[0].dataset(texts), batch_size, "predict" if progress_bar else None)
+    group_means = [predict_dataset(group, group[0].dataset(texts), batch_size, desc="predict" if progress_bar else None)[0]
                    for group in groups.values()]
     if len(group_means) == 1:
         return group_means[0]

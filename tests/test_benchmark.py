@@ -18,7 +18,7 @@ def test_benchmark_runs_the_pipeline_on_the_sample_and_writes_the_results(tmp_pa
             "--runs-dir", str(tmp_path / "runs"), "--quiet"]
     assert main(args) == 0
     results = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
-    assert results["machine"]["cores"] == os.cpu_count() and results["data_dir"] == str(SAMPLE_DIR)
+    assert results["machine"]["cores"] == os.cpu_count() and results["data_dir"] == "data/sample"
     [entry] = results["variants"]
     assert entry["name"] == "tiny" and entry["status"] == "finished" and entry["overrides"] == TINY
     assert entry["rows_trained"] == 400 and entry["mode"] == "folds" and entry["models"] == 2

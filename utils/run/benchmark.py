@@ -281,6 +281,14 @@ def write_results(out: Path, results: dict) -> tuple[Path, Path]:
     return json_path, write_text(out.with_suffix(".md"), results_markdown(results))
 
 
+def shown_path(path: Path) -> str:
+    """The data folder as results.json/md record it: relative to the repository (no machine's absolute path), else its name."""
+    try:
+        return Path(os.path.relpath(path.resolve(), REPO_ROOT)).as_posix()
+    except ValueError:  # another drive (Windows): no relative path exists
+        return path.resolve().name
+
+
 def default_data_dir() -> Path:
     """../shared/data/cryptonite when present, else the usual discovery (see find_data_dir)."""
     from ..core.data_dir import holds_competition_files
@@ -310,14 +318,14 @@ def main(argv: list[str] | None = None) -> int:
     from ..core.files import read_json
 
     previous = read_json(out.with_suffix(".json"))
-    if previous and previous.get("data_dir") != str(data_dir.resolve()):
+    if previous and previous.get("data_dir") != shown_path(data_dir):
         previous = {}  # results of other data are not mixed in
     new = []
     for variant in variants:
         if args.only and variant.name not in args.only:
             continue
         new.append(run_variant(variant, data_dir, args.runs_dir, args.quiet))
-        results = {"date": datetime.now().isoformat(timespec="minutes"), "data_dir": str(data_dir.resolve()), "machine": machine(),
+        results = {"date": datetime.now().isoformat(timespec="minutes"), "data_dir": shown_path(data_dir), "machine": machine(),
                    "variants": merge(previous, new, variants)}
         for path in write_results(out, results):  # after every variant: a later failure loses nothing
             print(f"written {path}")

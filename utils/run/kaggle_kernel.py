@@ -40,7 +40,7 @@ PLACEHOLDER_USERNAME = "YOUR_KAGGLE_USERNAME"
 BACKBONE_SETTING = "model.backbone"  # the Hugging Face encoder (or "navec") the kernel trains
 DEFAULT_BACKBONE = "ai-forever/ruRoberta-large"
 # a large encoder on 16 GB T4s, fine-tuned once on train (5 folds of it would take hours) in a process per GPU; fp16 (a T4 has no
-# bf16); no TF-IDF member (measured only on CPU). README "Kaggle T4 x2" has the memory estimate behind batch 16.
+# bf16); no TF-IDF member (measured only on CPU). docs/gpu-kaggle-colab.md "Kaggle T4 x2" has the memory estimate behind batch 16.
 GPU_OVERRIDES = ("train.precision=fp16", "train.batch_size=16", "train.folds=0", "tfidf.weight=0", "train.num_processes=auto")
 # kernel-metadata.json's machine_shape (kaggle CLI: "'NvidiaTeslaT4' for GPU T4 x2") and the accumulation that keeps 32 rows per
 # optimiser step: 2 GPUs x 16, or 16 x 2 steps on the one GPU Kaggle gives by default

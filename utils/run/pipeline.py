@@ -461,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="a YAML file of settings (see utils/core/settings.py)")
     parser.add_argument("-p", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="a setting, e.g. -p train.epochs=3 (value read as YAML; repeat for more)")
-    parser.add_argument("--data-dir", help="the folder of the competition files (default: discovered, see README)")
+    parser.add_argument("--data-dir", help="the folder of the competition files (default: discovered, see docs/data.md)")
     parser.add_argument("--run", help="the run's name (default: the time, e.g. 2026-11-28_1903)")
     step = parser.add_mutually_exclusive_group()
     step.add_argument("--from", dest="start", metavar="NN", help="continue run --run from notebook NN, reusing the earlier products")

@@ -173,6 +173,6 @@ def test_a_test_file_with_only_text_says_nothing_about_column_order(write_file, 
 def test_a_label_no_training_row_carries_is_named(capsys):
     rows = [[1, 0, 0, 1, 0, 0, 0], [0, 0, 0, 0, 0, 0, 1]]
     frame = pd.DataFrame([["текст", *row] for row in rows], columns=["text", *LABELS])
-    assert warn_absent_labels(frame, "train.csv") == ["disgust", "fear", "sadness", "surprise"]
+    assert warn_absent_labels(frame, "train.csv", frame, 5) == ["disgust", "fear", "sadness", "surprise"]
     assert "Warning: train.csv has no row with the label(s) ['disgust', 'fear', 'sadness', 'surprise']" in capsys.readouterr().out
 

@@ -87,7 +87,7 @@ def test_submit_without_credentials_explains_and_fails(good, test_path, tmp_path
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("KAGGLE_KEY", "")
-    assert main([str(write(good, tmp_path)), "-m", "x", "--test", str(test_path)]) == 2
+    assert main([str(write(good, tmp_path)), "-m", "x", "--test", str(test_path), "--allow-sample"]) == 2
     printed = capsys.readouterr().out
     assert "No Kaggle credentials found" in printed and "chmod 600 ~/.kaggle/kaggle.json" in printed
     assert "KAGGLE_USERNAME and KAGGLE_KEY" in printed and "KAGGLE_API_TOKEN" in printed
@@ -116,7 +116,9 @@ def test_a_submission_is_checked_against_the_test_of_the_run_that_made_it(good, 
     (tmp_path / "submissions").mkdir()
     path = write(good, tmp_path / "submissions", "r.csv")
     made_by_run(tmp_path, path, other, sample=False)
-    assert main([str(path), "-m", "x", "--dry-run"]) == 0
+    assert main([str(path), "-m", "x", "--dry-run"]) == 1, "a copy of the sample's test is still the sample's test"
+    assert "holds the sample's test texts" in capsys.readouterr().out
+    assert main([str(path), "-m", "x", "--dry-run", "--allow-sample"]) == 0
     assert f"made by run 'r': checking it against that run's test file {other / 'test_without_answers.csv'}" in capsys.readouterr().out
 
 

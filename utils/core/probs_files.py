@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .files import write_csv
+from .files import UnreadableFileError, write_csv
 from .splits import LABELS
 
 INDEX = "index"  # the row's position in the scored file (0-based, after dropped empty rows)
@@ -26,15 +26,19 @@ def write_probs(probs: np.ndarray, path: str | Path) -> Path:
 
 def read_probs(path: str | Path, expected_rows: int | None = None) -> np.ndarray:
     """Read a probabilities CSV (the 7 label columns, values in [0, 1]); errors name file, row and column."""
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path, encoding="utf-8")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise UnreadableFileError(f"{path}: not a readable probabilities CSV ({str(error).strip()})") from None
     missing = [label for label in LABELS if label not in frame.columns]
     if missing:
-        raise ValueError(f"{path}, header row: missing probability column(s) {missing}")
-    probs = frame[LABELS].to_numpy(dtype=float)
+        raise UnreadableFileError(f"{path}, header row: missing probability column(s) {missing}")
+    probs = frame[LABELS].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     bad = ~((probs >= 0) & (probs <= 1))
     if bad.any():
         row, column = map(int, np.argwhere(bad)[0])
-        raise ValueError(f"{path}, row {row + 1}, column '{LABELS[column]}': expected a probability in [0, 1], got {probs[row, column]}")
+        raise UnreadableFileError(f"{path}, row {row + 1}, column '{LABELS[column]}': expected a probability in [0, 1], "
+                                  f"got {frame[LABELS[column]].iloc[row]!r}")
     if expected_rows is not None and len(probs) != expected_rows:
-        raise ValueError(f"{path}: {len(probs)} rows; expected {expected_rows} (one per valid row, in valid's order)")
+        raise UnreadableFileError(f"{path}: {len(probs)} rows; expected {expected_rows} (one per valid row, in valid's order)")
     return probs

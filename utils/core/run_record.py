@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .data_dir import is_sample
-from .files import write_text
+from .files import UnreadableFileError, read_json, write_text
 from .paths import (
     ERRORS_DIR,
     ESTIMATE,
@@ -98,9 +98,17 @@ def flatten(values: dict, prefix: str = "") -> dict:
 
 
 def read_record(run_dir: Path) -> dict:
-    """The run's record ({} when there is none yet)."""
-    path = Path(run_dir) / RECORD_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    """The run's record ({} when there is none yet); an unreadable one (cut short, emptied, edited into another shape) is
+    refused with UnreadableFileError naming it and saying what to do."""
+    run_dir = Path(run_dir)
+    path = run_dir / RECORD_FILE
+    fix = (f"the record of run '{run_dir.name}' is unreadable: restore it from a copy, or start the run over: python -m "
+           f"utils.pipeline --run {run_dir.name} --force")
+    record = read_json(path, fix)
+    steps = record.get("steps", {})
+    if not isinstance(steps, dict) or not all(isinstance(step, dict) for step in steps.values()):
+        raise UnreadableFileError(f"{path}: 'steps' is not a mapping of notebook -> what it did: {fix}", path)
+    return record
 
 
 @contextlib.contextmanager
@@ -179,6 +187,15 @@ def input_problems(config: RunConfig, name: str, record: dict, check_settings: b
             continue  # not made: no expanded train (03 trains on train.csv), or a member switched off
         problems += [f"{key}: {reason}" for reason in step_problems(config, producer, record, check_settings, check_data)]
     return list(dict.fromkeys(problems))
+
+
+def rebuild_hint(path: Path) -> str:
+    """What to do about a run's product (or a file inside one) that cannot be read: run the notebook that writes it again."""
+    path = Path(path).resolve()
+    run_dir = next((parent for parent in path.parents if (parent / RECORD_FILE).is_file()), path.parent)
+    product = path.relative_to(run_dir).parts[0]
+    number = PRODUCER[product][:2] if product in PRODUCER else "NN"
+    return f"run notebook {number} again to rewrite it: python -m utils.pipeline --run {run_dir.name} --from {number}"
 
 
 def stale_message(run_dir: Path, name: str, problems: list[str]) -> str:

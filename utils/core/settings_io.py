@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from .files import write_text
+from .files import read_yaml, write_text
 from .settings import ConfigError, RunConfig
 
 
@@ -32,7 +32,12 @@ def parse_overrides(overrides: dict | list[str] | None) -> dict:
             if "=" not in item:
                 raise ConfigError(f"override {item!r}: expected key=value, e.g. text.demojize=false")
             key, raw = item.split("=", 1)
-            pairs.append((key.strip(), yaml.safe_load(raw) if raw.strip() else ""))
+            try:
+                pairs.append((key.strip(), yaml.safe_load(raw) if raw.strip() else ""))
+            except yaml.YAMLError as error:
+                problem = str(getattr(error, "problem", None) or error).strip()
+                raise ConfigError(f"override {item!r}: the value is not a plain YAML value ({problem}); quote text, "
+                                  "e.g. -p 'text.slips_file=\"my slips.csv\"'") from None
     nested: dict = {}
     for key, value in pairs:
         node = nested
@@ -50,7 +55,7 @@ def load_config(path: str | Path | None = None, overrides: dict | list[str] | No
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"{path}: settings file not found")
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        loaded = read_yaml(path) or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping of settings at the top level")
         values = loaded

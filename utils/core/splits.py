@@ -167,12 +167,29 @@ def load_competition(data_dir: str | Path) -> Competition:
     )
 
 
-def warn_absent_labels(frame: pd.DataFrame, name: str) -> list[str]:
-    """Print a warning naming the labels no row of `frame` carries (a model cannot learn them; their F1 will be 0)."""
-    absent = [label for label in LABELS if not frame[label].any()]
-    if absent:
-        print(f"Warning: {name} has no row with the label(s) {absent}: a model cannot learn them and their F1 will be 0 "
-              "(add rows that carry them, e.g. with notebook 02's expansion)")
+def warn_absent_labels(train: pd.DataFrame, name: str, valid: pd.DataFrame, folds: int) -> list[str]:
+    """Warn about the labels no row of the training file `name` carries, saying what is true of them: which of them valid
+    carries, whether the models see those rows (k-fold: each fold model trains on the other folds' valid rows; train.folds
+    0: train only), and which no file carries at all. Returns the absent labels."""
+    absent = [label for label in LABELS if not train[label].any()]
+    if not absent:
+        return absent
+    in_valid = {label: int(valid[label].sum()) for label in absent if valid[label].any()}
+    nowhere = [label for label in absent if label not in in_valid]
+    valid_name = SPLIT_FILES["valid"]
+    facts = []
+    if in_valid and folds:
+        facts.append(f"{valid_name} carries {in_valid} (rows): with train.folds {folds} each fold model trains on the valid rows of "
+                     f"its other {folds - 1} folds, so the models learn them from those rows alone (expect weak scores for them)")
+    elif in_valid:
+        facts.append(f"{valid_name} carries {in_valid} (rows), but with train.folds 0 the models train on {name} only and never "
+                     "see them: expect an F1 near 0 for them (only notebook 04's recalibration, fitted on valid, can still tag "
+                     "them); train.folds 2 or more trains on valid rows too")
+    if nowhere:
+        facts.append(f"no row of {name} or {valid_name} carries {nowhere}: no model sees them, so none predicts them (F1 0 "
+                     "wherever they occur)")
+    print(f"Warning: {name} has no row with the label(s) {absent}; " + "; ".join(facts)
+          + " (add rows that carry them, e.g. with notebook 02's expansion)")
     return absent
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .files import read_json, write_text
 from .paths import ESTIMATE, METRICS, SUMMARY
-from .run_record import read_record
+from .run_record import read_record, rebuild_hint
 
 DESCRIPTIONS = {  # what each estimate scores: the held-out valid rows as the model saw them, or written with ASR noise
     "clean": "nested cross-validation, held-out valid rows as written (then normalised like the test)",
@@ -18,7 +18,7 @@ HEADLINE = ("asr_noise", "clean")  # the estimate reported as the run's number: 
 def run_summary(run_dir: Path) -> dict:
     """The honest estimate (cv_weighted_f1, its interval, per-label F1), what it measures, the other estimates, the data,
     rows trained, seconds per notebook and the run's status."""
-    record, estimates = read_record(run_dir), read_json(Path(run_dir) / ESTIMATE)
+    record, estimates = read_record(run_dir), read_json(Path(run_dir) / ESTIMATE, rebuild_hint(Path(run_dir) / ESTIMATE))
     headline = next((name for name in HEADLINE if name in estimates), None)
     chosen = estimates.get(headline, {})
     seconds = {name: step.get("seconds") for name, step in record.get("steps", {}).items()}
@@ -32,7 +32,7 @@ def run_summary(run_dir: Path) -> dict:
         "estimates": {name: {key: value[key] for key in ("weighted_f1", "ci")} for name, value in estimates.items()},
         "data_dir": record.get("data_dir"),
         "sample_data": record.get("sample_data"),
-        "rows_trained": read_json(Path(run_dir) / METRICS).get("train_rows"),
+        "rows_trained": read_json(Path(run_dir) / METRICS, rebuild_hint(Path(run_dir) / METRICS)).get("train_rows"),
         "seconds_per_notebook": seconds,
         "seconds": round(sum(value or 0 for value in seconds.values()), 1),
         "submission": record.get("submission") or record.get("steps", {}).get("05_inference", {}).get("submission"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import emoji
 
+from .files import UnreadableFileError, read_utf8
 from .settings import TextConfig
 
 SLIPS_FILE = Path(__file__).resolve().parent / "resources" / "asr_slips.csv"
@@ -51,17 +53,21 @@ def asr_style(text: str) -> str:
 
 
 def read_slips(path: str | Path) -> dict[str, str]:
-    """Read a `slip,fix` CSV into a mapping keyed by the lower-case, ё-folded slip."""
+    """Read a UTF-8 `slip,fix` CSV into a mapping keyed by the lower-case, ё-folded slip; a malformed file is refused
+    with UnreadableFileError naming it and the line."""
     path = Path(path)
-    with path.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    reader = csv.DictReader(io.StringIO(read_utf8(path), newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as error:
+        raise UnreadableFileError(f"{path}, line {reader.line_num}: not valid CSV ({error}); expected columns slip,fix") from None
     if rows and not {"slip", "fix"} <= set(rows[0]):
-        raise ValueError(f"{path}, header row: expected columns slip,fix; found {list(rows[0])}")
+        raise UnreadableFileError(f"{path}, header row: expected columns slip,fix; found {list(rows[0])}")
     slips = {}
     for number, row in enumerate(rows, start=1):
         slip, fix = (row.get("slip") or "").strip(), (row.get("fix") or "").strip()
         if not slip or not fix or " " in slip:
-            raise ValueError(f"{path}, row {number}: expected a one-word slip and a non-empty fix, got {row}")
+            raise UnreadableFileError(f"{path}, row {number}: expected a one-word slip and a non-empty fix, got {row}")
         slips[fold_yo(slip.lower())] = fix
     return slips
 

@@ -44,7 +44,7 @@ def load_eda_splits(config: RunConfig) -> dict[str, pd.DataFrame]:
         print(f"No expanded train at {expanded} yet (notebook 02 writes it); showing the competition splits only.")
     for name in ("train", "train_expanded"):
         if name in splits:
-            warn_absent_labels(splits[name], name)
+            warn_absent_labels(splits[name], name, splits["valid"], config.train.folds)
     preprocess = make_preprocessor(config.text)
     return {name: frame.assign(**{NORMALISED: [preprocess(text) for text in frame[TEXT]]}) for name, frame in splits.items()}
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from ..core.arguments import positive_int
 from ..core.files import OutputExistsError, atomic_path
 from ..core.run_record import StaleProductError
 from ..core.splits import LABELS, TEXT, DataError, check_text_lengths, csv_records, decode_csv_bytes
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--text", help="one text to tag")
     source.add_argument("--input", help="a CSV with a `text` column")
     parser.add_argument("--output", help="where --input's predictions go (a CSV; never overwritten unless --force)")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=positive_int, default=256, help="texts per batch (default: 256)")
     parser.add_argument("--force", action="store_true", help="replace an existing --output file")
     args = parser.parse_args(argv)
     if args.input and not args.output:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import contextlib
 import io
 import os
 import shlex
@@ -16,10 +17,10 @@ import numpy as np
 import pandas as pd
 
 from ..core.data_dir import COMPETITION_SLUG, find_data_dir
-from ..core.files import atomic_path
-from ..core.paths import REPO_ROOT
+from ..core.files import UnreadableFileError, atomic_path
+from ..core.paths import REPO_ROOT, SAMPLE_DATA_DIR
 from ..core.run_record import RECORD_FILE, content_hash, read_record
-from ..core.splits import LABELS, SPLIT_FILES, TEXT, DataError, read_split
+from ..core.splits import LABELS, SPLIT_FILES, TEXT, DataError, csv_records, decode_csv_bytes, read_split
 
 CREDENTIALS_HELP = """No Kaggle credentials found. Provide one of:
   1. kaggle.json: Kaggle > Settings > API > "Create New Token" downloads it; then
@@ -65,7 +66,11 @@ def check_submission(path: str | Path, test_path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise SubmissionError(f"{path}: file not found")
-    frame = pd.read_csv(io.StringIO(utf8_text(path)), dtype=str, keep_default_na=False)
+    try:
+        frame = pd.read_csv(io.StringIO(utf8_text(path)), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise SubmissionError(f"{path}: not a readable CSV ({str(error).strip()}); expected the header {','.join([TEXT, *LABELS])} "
+                              "and one row per test row") from None
     expected = [TEXT, *LABELS]
     if list(frame.columns) != expected:
         raise SubmissionError(f"{path}, header row: columns are {list(frame.columns)}; expected {expected} in this order")
@@ -133,31 +138,72 @@ def submit(path: str | Path, message: str, test_path: str | Path, competition: s
     return result.returncode
 
 
-def making_run(path: Path, runs_root: Path | None = None) -> dict:
-    """The record of the run whose notebook 05 wrote this submission file (found by content), or {}."""
+def making_runs(path: Path, runs_root: Path | None = None) -> list[dict]:
+    """The records of the runs (and blends) whose submission has this file's bytes: the run that wrote this very file
+    first, then the others in the order of their folders (several runs can make identical files)."""
     digest = content_hash(path)
     roots = [runs_root] if runs_root else [path.resolve().parent.parent / "runs", REPO_ROOT / "runs"]
-    for root in dict.fromkeys(root for root in roots if root.is_dir()):
+    found = []
+    for root in dict.fromkeys(root.resolve() for root in roots if root.is_dir()):
         for manifest in sorted(root.glob(f"**/{RECORD_FILE}")):
-            record = read_record(manifest.parent)
-            made = record.get("submission_sha256") or record.get("steps", {}).get("05_inference", {}).get("submission_sha256")
-            if made == digest:
-                return record
-    return {}
+            try:
+                record = read_record(manifest.parent)
+            except UnreadableFileError as error:
+                print(f"Warning: skipped while looking for the run that made {path}: {error}")
+                continue
+            if submission_of(record).get("submission_sha256") == digest:
+                found.append(record)
+    return sorted(found, key=lambda record: not wrote(record, path))
+
+
+def submission_of(record: dict) -> dict:
+    """Where a record keeps its submission's path and hash: a blend's record itself, a run's notebook 05."""
+    return record if "submission_sha256" in record else record.get("steps", {}).get("05_inference", {})
+
+
+def wrote(record: dict, path: Path) -> bool:
+    """True when the record's submission is this very file (not a copy of it)."""
+    recorded = submission_of(record).get("submission")
+    return bool(recorded) and Path(recorded).resolve() == path.resolve()
+
+
+def sample_made(path: Path) -> bool:
+    """True when a file's `text` column holds the test texts of the kit's authored sample, in order, however it was saved
+    again (line ends, a byte-order mark, quoting, encoding): a submission made from the sample, with or without a record."""
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # its notes (a byte-order mark) are printed when the file is checked
+            rows = [row for row in csv_records(decode_csv_bytes(path.read_bytes(), path), path) if row]
+    except (OSError, DataError):
+        return False
+    header = [name.strip() for name in rows[0]] if rows else []
+    if TEXT not in header:
+        return False
+    column = header.index(TEXT)
+    texts = [row[column].strip() if len(row) > column else "" for row in rows[1:]]
+    return texts == read_split(SAMPLE_DATA_DIR / SPLIT_FILES["test"], test=True)[TEXT].str.strip().tolist()
 
 
 def checked_against(path: Path, explicit: str | None, allow_sample: bool) -> Path:
-    """The test file to check a submission against: --test, else the test of the run that made it, else the discovered one."""
+    """The test file to check a submission against: --test, else the test of the run that made it, else the discovered one.
+    A submission made from the authored sample (by its record, or by its texts) is refused unless allowed."""
+    records = making_runs(path) if path.is_file() else []
+    sample = [record["run"] for record in records if record.get("sample_data")]
+    if not allow_sample and (sample or (path.is_file() and sample_made(path))):
+        how = (f"was made by run '{sample[0]}'" if sample else
+               "holds the sample's test texts (a copy saved again: other line ends, a byte-order mark, quoting)")
+        raise SubmissionError(f"{path} {how} from the kit's authored sample (data/sample), not from the competition's files: its "
+                              "rows are not the competition's test; pass --allow-sample to send it anyway")
     if explicit:
         return Path(explicit)
-    record = making_run(path)
-    if not record:
+    if not records:
         test_path = find_data_dir() / SPLIT_FILES["test"]
         print(f"No run record names {path}; checking it against {test_path} (the discovered data folder)")
         return test_path
-    if record.get("sample_data") and not allow_sample:
-        raise SubmissionError(f"{path} was made by run '{record['run']}' from the kit's authored sample (data/sample), not from "
-                              "the competition's files: its rows are not the competition's test; pass --allow-sample to send it anyway")
+    record = records[0]
+    if len(records) > 1:
+        names = [other["run"] for other in records]
+        which = f"run '{record['run']}' wrote this file" if wrote(record, path) else f"none wrote this file; taking '{record['run']}'"
+        print(f"{path} is byte-identical to the submissions of {len(records)} runs {names}: {which}")
     test_path = Path(record["data_dir"]) / SPLIT_FILES["test"]
     print(f"{path} was made by run '{record['run']}': checking it against that run's test file {test_path}")
     return test_path
@@ -176,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         test_path = checked_against(Path(args.file), args.test, args.allow_sample)
         return submit(args.file, args.message, test_path, args.competition, args.dry_run)
-    except (SubmissionError, DataError, FileNotFoundError) as error:
+    except (SubmissionError, DataError, FileNotFoundError, UnreadableFileError) as error:
         print(f"Not submitted: {error}")
         return 1
 

@@ -21,10 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import yaml
-
 from ..core.data_dir import find_data_dir
-from ..core.files import write_text
+from ..core.files import UnreadableFileError, read_json, read_yaml, write_text
 from ..core.paths import INFERENCE_RECORD, METRICS, REPO_ROOT, THRESHOLDS
 from ..core.splits import LABELS, SPLIT_FILES, TEXT
 from ..core.summary import run_summary
@@ -47,15 +45,19 @@ class Variant:
 def read_variants(path: str | Path) -> list[Variant]:
     """The variants file: a mapping of name -> {description, overrides}."""
     path = Path(path)
-    loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such variants file")
+    loaded = read_yaml(path) or {}
     if not isinstance(loaded, dict):
-        raise ValueError(f"{path}: expected a mapping of variant name -> {{description, overrides}}")
+        raise UnreadableFileError(f"{path}: expected a mapping of variant name -> {{description, overrides}}")
     variants = []
     for name, spec in loaded.items():
         spec = spec or {}
+        if not isinstance(spec, dict) or not isinstance(spec.get("overrides") or {}, dict):
+            raise UnreadableFileError(f"{path}: variant {name!r}: expected a mapping {{description: text, overrides: {{key: value}}}}")
         unknown = set(spec) - {"description", "overrides"}
         if unknown:
-            raise ValueError(f"{path}: variant {name!r} has unknown key(s) {sorted(unknown)}; expected description, overrides")
+            raise UnreadableFileError(f"{path}: variant {name!r} has unknown key(s) {sorted(unknown)}; expected description, overrides")
         variants.append(Variant(str(name), spec.get("description", ""), dict(spec.get("overrides") or {})))
     return variants
 
@@ -135,8 +137,6 @@ def predict_latency(run_dir: Path, repeats: int = 2) -> float:
 
 def collect(run_dir: Path, record: dict) -> dict:
     """A finished run's honest estimate, its other scores and its times, from its products."""
-    from ..core.files import read_json
-
     metrics, chosen, summary = read_json(run_dir / METRICS), read_json(run_dir / THRESHOLDS), run_summary(run_dir)
     per_label = summary.get("per_label_f1") or {}
     steps = {name: step.get("seconds") for name, step in (record.get("pipeline") or {}).get("notebooks", {}).items()}
@@ -307,17 +307,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs-dir", default=RUNS_DIR, help=f"where the variants' runs go (default {RUNS_DIR}; each is replaced)")
     parser.add_argument("--quiet", action="store_true", help="hide the notebooks' cell output")
     args = parser.parse_args(argv)
-    variants = read_variants(args.variants)
+    out = Path(args.out)
+    try:
+        variants, previous = read_variants(args.variants), read_json(out.with_suffix(".json"), "move it away to start new results")
+    except (UnreadableFileError, FileNotFoundError) as error:
+        print(f"Not started: {error}", file=sys.stderr)
+        return 2
     names = [variant.name for variant in variants]
     unknown = sorted(set(args.only or []) - set(names))
     if unknown:
         print(f"Not started: unknown variant(s) {unknown}; {args.variants} defines {names}", file=sys.stderr)
         return 2
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
-    out = Path(args.out)
-    from ..core.files import read_json
-
-    previous = read_json(out.with_suffix(".json"))
     if previous and previous.get("data_dir") != shown_path(data_dir):
         previous = {}  # results of other data are not mixed in
     new = []

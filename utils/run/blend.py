@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +21,12 @@ from ..core.decisions import grid, search_global
 from ..core.files import write_text
 from ..core.paths import ESTIMATE, REPO_ROOT, TEST_PROBS, THRESHOLDS, VALID_NOISY_PROBS, VALID_PROBS
 from ..core.probs_files import read_probs, write_probs
-from ..core.run_record import RECORD_FILE, content_hash, read_record, timestamp, update_record
-from ..core.settings import ThresholdConfig
+from ..core.run_record import RECORD_FILE, content_hash, read_record, step_problems, timestamp, update_record
+from ..core.settings import RunConfig, ThresholdConfig
 from ..core.splits import SPLIT_FILES, label_matrix, read_split
 from ..core.summary import write_run_summary
 from ..inference.notebook import free_path, submission_path
+from ..inference.predictor import INFERENCE
 from ..inference.submission import make_submission, write_submission
 from ..thresholds.estimate import Estimate, score
 from ..thresholds.search import choose_thresholds, rule_name
@@ -50,12 +52,22 @@ class Member:
 
 
 def load_member(run_dir: Path) -> Member:
-    """A finished run's probabilities and what they were made from; refuses a run that is not finished or lacks them."""
+    """A finished run's probabilities and what they were made from; refuses a run that does not exist, is not finished, or
+    whose products (valid and test probabilities) are not all fresh by its record, as a notebook would."""
+    if not run_dir.is_dir():
+        runs = sorted(path.parent.name for path in run_dir.parent.glob(f"*/{RECORD_FILE}"))
+        raise BlendError(f"{run_dir}: no such run (runs in {run_dir.parent}: {runs})")
     record = read_record(run_dir)
     steps = record.get("steps", {})
     missing = [name for name in ("03_training", "05_inference") if steps.get(name, {}).get("status") != "done"]
     if not record or missing:
         raise BlendError(f"{run_dir}: not a finished run (notebook(s) {missing or 'all'} not done according to its {RECORD_FILE})")
+    config = RunConfig(name=run_dir.name, runs_dir=str(run_dir.resolve().parent), data_dir=record.get("data_dir"))
+    problems = step_problems(config, INFERENCE, record, check_settings=False, check_data=False)  # 05 and everything upstream
+    if problems:
+        first = min(re.findall(r"\b(\d\d)_[a-z_]+", " ".join(problems)), default="01")
+        raise BlendError(f"{run_dir}: its products do not belong together, so it is not blended: {'; '.join(problems)}. "
+                         f"Re-run it from {first}: python -m utils.pipeline --run {run_dir.name} --from {first}")
     data = {"valid": steps["03_training"]["inputs"].get(f"data/{SPLIT_FILES['valid']}"),
             "test": steps["05_inference"]["inputs"].get(f"data/{SPLIT_FILES['test']}")}
     noisy = read_probs(run_dir / VALID_NOISY_PROBS) if (run_dir / VALID_NOISY_PROBS).is_file() else None
@@ -124,6 +136,10 @@ def blend_runs(name: str, run_dirs: list[Path], runs_dir: Path, config: Threshol
             print(f"Caveat: run '{member.name}' trained one model and kept its best epoch on valid (train.folds 0): its valid "
                   "probabilities are not out-of-fold, so they flatter it, and the weights and the estimate lean its way.")
     data_dir = Path(read_record(members[0].run_dir)["data_dir"])
+    for split in ("valid", "test"):
+        if content_hash(data_dir / SPLIT_FILES[split]) != members[0].data[split]:
+            raise BlendError(f"{data_dir / SPLIT_FILES[split]} changed (or is gone) since run '{members[0].name}' read it: the runs "
+                             "cannot be scored against it; blend runs made from the data as it is now")
     y = label_matrix(read_split(data_dir / SPLIT_FILES["valid"]))
     weights = best_weights(y, [m.valid for m in members], config)
     valid, test = blended([m.valid for m in members], weights), blended([m.test for m in members], weights)
@@ -156,8 +172,6 @@ def blend_runs(name: str, run_dirs: list[Path], runs_dir: Path, config: Threshol
 
 def submission_path_for(name: str, runs_dir: Path) -> Path:
     """submissions/NAME.csv beside the runs folder, as for any run."""
-    from ..core.settings import RunConfig
-
     return submission_path(RunConfig(name=name, runs_dir=str(runs_dir)))
 
 

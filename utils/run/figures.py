@@ -10,11 +10,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..core.arguments import positive_int
 from ..core.data_dir import find_data_dir
 from ..core.figures import save_figure
-from ..core.files import atomic_path, read_json
+from ..core.files import atomic_path
 from ..core.paths import ERRORS_DIR, REPO_ROOT, THRESHOLDS, VALID_PROBS
-from ..core.run_record import RECORD_FILE
+from ..core.run_record import RECORD_FILE, read_record
 from ..core.settings_io import load_config
 
 FIGURES = {  # name in docs/figures -> the run's PNG (notebooks 01, 03, 04, 06)
@@ -36,7 +37,7 @@ def check_run(run_dir: Path) -> None:
     """Refuse a run that did not finish or lacks a product the figures are made from, naming what is missing."""
     if not run_dir.is_dir():
         raise FiguresError(f"{run_dir}: no such run folder")
-    status = read_json(run_dir / RECORD_FILE).get("status")
+    status = read_record(run_dir).get("status")
     if status != "finished":
         said = f"its {RECORD_FILE} says {status!r}" if status else f"it has no readable {RECORD_FILE}"
         raise FiguresError(f"{run_dir} is not a finished run ({said}): the figures come from a finished run")
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m utils.run.figures", description="Copy a finished run's figures for the README.")
     parser.add_argument("run_dir", help="the run's folder, e.g. runs/<name>")
     parser.add_argument("--out", default=str(REPO_ROOT / "docs" / "figures"), help="where the PNGs go (default: docs/figures)")
-    parser.add_argument("--max-kb", type=int, default=200, help="the largest PNG allowed, in kB (default: 200)")
+    parser.add_argument("--max-kb", type=positive_int, default=200, help="the largest PNG allowed, in kB (default: 200)")
     args = parser.parse_args(argv)
     try:
         copy_figures(args.run_dir, args.out, args.max_kb * 1000)

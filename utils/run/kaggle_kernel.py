@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 
 from ..core.data_dir import COMPETITION_SLUG, KAGGLE_INPUT, find_data_dir
-from ..core.files import write_text
+from ..core.files import read_json, write_text
 from ..core.paths import REPO_ROOT, REPORT
 from ..core.settings_io import load_config
 from .pipeline import (
@@ -86,8 +86,10 @@ def metadata_problems(metadata: dict, folder: str | Path | None = None) -> list[
 
 
 def read_metadata(path: str | Path = METADATA_FILE) -> dict:
-    """kernel-metadata.json as a mapping."""
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """kernel-metadata.json as a mapping (refused, naming it and the line, when it is not one)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: not found; the kit's kernel-metadata.json is in the repository root")
+    return read_json(path, "correct it, or restore the kit's copy: git checkout kernel-metadata.json")
 
 
 def pack_kit(notebooks_dir: str | Path = NOTEBOOKS_DIR) -> str:

@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..core.data_dir import find_data_dir, is_sample
-from ..core.files import read_json
+from ..core.files import UnreadableFileError, read_json
 from ..core.paths import EXECUTED_NOTEBOOKS, INFERENCE_RECORD, REPO_ROOT, THRESHOLDS
 from ..core.run_lock import LOCK_FILE, RunInUseError, RunLock, check_not_in_use
 from ..core.run_record import (
@@ -475,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         plan = plan_run(args.config, args.overrides, args.data_dir, args.run, args.start, args.only, args.force, args.kernel,
                         args.notebooks, args.resume)
-    except (PipelineError, ConfigError, FileNotFoundError, RunInUseError, StaleProductError) as error:
+    except (PipelineError, ConfigError, FileNotFoundError, RunInUseError, StaleProductError, UnreadableFileError) as error:
         print(f"Not started: {error}", file=sys.stderr)
         return 2
     status = run_pipeline(plan, log_output=not args.quiet)["status"]

@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
-from ..core.files import OutputExistsError, atomic_path
+from ..core.files import OutputExistsError, UnreadableFileError, atomic_path, read_yaml
 from ..core.paths import REPO_ROOT
 from ..core.run_lock import lock_holder
 from ..core.run_record import RECORD_FILE, flatten, read_record
@@ -25,10 +24,14 @@ UNCOMPARED = ("name", "data_dir", "runs_dir")  # settings that differ between ru
 
 def changed_settings(run_dir: Path) -> str:
     """The settings of a run that differ from the kit's defaults, as key=value."""
-    try:
-        params = yaml.safe_load((run_dir / "params.yaml").read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
+    if not (run_dir / "params.yaml").is_file():
         return "(no params.yaml)"
+    try:
+        params = read_yaml(run_dir / "params.yaml")
+    except UnreadableFileError:
+        params = None
+    if not isinstance(params, dict):
+        return "(params.yaml unreadable)"
     defaults, chosen = flatten(RunConfig().model_dump()), flatten(params)
     return ", ".join(f"{key}={value}" for key, value in chosen.items() if key not in UNCOMPARED and defaults.get(key) != value)
 
@@ -64,11 +67,25 @@ def run_row(run_dir: Path) -> dict:
     }
 
 
+def unreadable_row(run_dir: Path, error: UnreadableFileError) -> dict:
+    """The line of a run whose record or summary cannot be read: its name, and that it is unreadable (printed in full)."""
+    print(f"Warning: {error}", file=sys.stderr)
+    return {"run": run_dir.name, "date": None, "status": f"unreadable {error.path.name if error.path else 'file'}", "cv_f1": None,
+            "seconds": None}
+
+
 def runs_table(runs_dir: Path, sort: str = "cv_f1") -> pd.DataFrame:
-    """Every run folder under `runs_dir` (one level, and benchmark-style groups one level down) as a table."""
+    """Every run folder under `runs_dir` (one level, and benchmark-style groups one level down) as a table; a run whose
+    files cannot be read is listed as unreadable (and the reason printed)."""
     folders = sorted({path.parent for path in Path(runs_dir).glob(f"*/{RECORD_FILE}")} |
                      {path.parent for path in Path(runs_dir).glob(f"*/*/{RECORD_FILE}")})
-    table = pd.DataFrame([run_row(folder) for folder in folders])
+    rows = []
+    for folder in folders:
+        try:
+            rows.append(run_row(folder))
+        except UnreadableFileError as error:
+            rows.append(unreadable_row(folder, error))
+    table = pd.DataFrame(rows)
     if table.empty:
         return table
     column, ascending = SORTS[sort]
@@ -100,5 +117,5 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{len(table)} run(s) written to {args.csv}")
         return 0
     with pd.option_context("display.max_columns", None, "display.width", 250, "display.max_colwidth", 60):
-        print(table.drop(columns=["data_dir"]).to_string(index=False, float_format=lambda value: f"{value:.4f}"))
+        print(table.drop(columns=["data_dir"], errors="ignore").to_string(index=False, float_format=lambda value: f"{value:.4f}"))
     return 0

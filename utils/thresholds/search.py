@@ -1,7 +1,6 @@
 """Choosing the decision rule: global or per-label thresholds, with or without recalibration, by nested cross-validation."""
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -15,6 +14,8 @@ from ..core.decisions import (
     search_global,
     weighted_f1_many,
 )
+from ..core.files import UnreadableFileError, read_json
+from ..core.run_record import rebuild_hint
 from ..core.settings import ThresholdConfig
 from ..core.splits import LABELS
 from .recalibration import Recalibration
@@ -196,6 +197,13 @@ def choose_thresholds(y: np.ndarray, probs: np.ndarray, config: ThresholdConfig,
 
 
 def load_thresholds(path: str | Path) -> ThresholdChoice:
-    """Read thresholds.json back."""
-    values = json.loads(Path(path).read_text(encoding="utf-8"))
-    return ThresholdChoice(**values)
+    """Read thresholds.json back; a file that is not one (unreadable, or another shape) is refused naming it."""
+    path = Path(path)
+    fix = rebuild_hint(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found: {fix}")
+    values = read_json(path, fix)
+    try:
+        return ThresholdChoice(**values)
+    except TypeError as error:
+        raise UnreadableFileError(f"{path}: not a thresholds file of the kit ({error}): {fix}") from None

@@ -13,7 +13,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_model as load_weights
 from safetensors.torch import save_model as save_weights
 
-from ..core.files import OutputExistsError, write_text
+from ..core.files import OutputExistsError, read_json, write_text
+from ..core.run_record import rebuild_hint
 from ..core.settings import ModelConfig, TextConfig
 from ..core.splits import LABELS
 from .backbones import NAVEC, HuggingFaceBackbone, NavecBackbone
@@ -75,12 +76,6 @@ def save_models(models: list[Model], folder: str | Path, overwrite: bool = True,
     return Path(folder)
 
 
-def rebuild(folder: Path) -> str:
-    """How to make a run's model files again: re-run notebook 03 of the run that holds them."""
-    run = next((parent.name for parent in folder.resolve().parents if (parent / "manifest.json").is_file()), "<name>")
-    return f"re-run notebook 03 to rebuild it: python -m utils.pipeline --run {run} --from 03"
-
-
 def load_model(folder: str | Path, device: str = "cpu") -> Model:
     """Rebuild a saved Model (architecture, tokenizer, weights, text preprocessing) in eval mode; no training state."""
     folder = Path(folder)
@@ -90,9 +85,10 @@ def load_model(folder: str | Path, device: str = "cpu") -> Model:
     if not (folder / CONFIG_FILE).exists() and list(folder.glob(f"{FOLD_PREFIX}*")):
         raise FileNotFoundError(f"{folder} holds k-fold models ({FOLD_PREFIX}<k>/); load them with load_models({str(folder)!r})")
     missing = [name for name in (CONFIG_FILE, WEIGHTS_FILE, ENCODER_DIR) if not (folder / name).exists()]
+    fix = rebuild_hint(folder)
     if missing:
-        raise FileNotFoundError(f"{folder}: missing {missing}; a saved model holds {expected} (written by save_model): {rebuild(folder)}")
-    settings = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
+        raise FileNotFoundError(f"{folder}: missing {missing}; a saved model holds {expected} (written by save_model): {fix}")
+    settings = read_json(folder / CONFIG_FILE, fix)
     if settings.get("labels") != LABELS:
         raise ValueError(f"{folder / CONFIG_FILE}: labels {settings.get('labels')} differ from the kit's {LABELS}")
     config = ModelConfig(**settings["model"])
@@ -108,7 +104,7 @@ def load_model(folder: str | Path, device: str = "cpu") -> Model:
     except RuntimeError as error:  # a tensor of another shape
         raise ValueError(f"{misfit}: {str(error).strip().splitlines()[-1].strip()}") from None
     except SafetensorError as error:
-        raise ValueError(f"{folder / WEIGHTS_FILE} is truncated or not a safetensors file ({error}): {rebuild(folder)}") from None
+        raise ValueError(f"{folder / WEIGHTS_FILE} is truncated or not a safetensors file ({error}): {fix}") from None
     if missing_weights or unexpected:
         raise ValueError(f"{misfit}: missing {sorted(missing_weights)[:5]}, unexpected {sorted(unexpected)[:5]}")
     return model.to(device).eval()

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from ..core.data_dir import find_data_dir
+from ..core.files import UnreadableFileError
 from ..core.run_record import StaleProductError, begin_step, finish_step
 from ..core.seed import seed_everything
 from ..core.settings import ConfigError, RunConfig
@@ -79,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with quiet_unless_main():
             train_run(Path(args.run_dir), args.overrides, args.neural_only)
-    except (ConfigError, FileNotFoundError, CheckpointMismatch, StaleProductError) as error:
+    except (ConfigError, FileNotFoundError, CheckpointMismatch, StaleProductError, UnreadableFileError) as error:
         print(f"Not trained: {error}", file=sys.stderr)
         return 2
     return 0

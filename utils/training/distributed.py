@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..core.files import UnreadableFileError, read_yaml
 from ..core.paths import REPO_ROOT
 
 REACH_SECONDS = 5.0  # how long a machine of the cluster may take to answer
@@ -124,13 +125,14 @@ def cluster_problems(path: str | Path, timeout: float = REACH_SECONDS) -> list[s
     starting a training on this machine: values out of range, more processes than its GPUs, a main machine that is not
     this one (machine_rank 0) or that cannot be reached (the others)."""
     import torch
-    import yaml
 
     path = Path(path)
     try:
-        values = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        return [f"{path}: cannot be read as YAML ({error})"]
+        values = read_yaml(path)
+    except UnreadableFileError as error:
+        return [str(error)]
+    except OSError as error:
+        return [f"{path}: cannot be read ({error.strerror})"]
     if not isinstance(values, dict):
         return [f"{path}: expected a mapping of accelerate settings (made by `accelerate config`)"]
     numbers = {key: values.get(key, default) for key, default in

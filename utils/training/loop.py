@@ -2,15 +2,19 @@
 `train_epoch`, `fit` (epochs, early stopping, the best epoch kept, checkpoints and resume) and `fit_part`."""
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..core.files import read_json, write_text
 from ..core.progress import progress
 from ..core.settings import TrainConfig
 from ..core.splits import LABELS
@@ -24,10 +28,13 @@ from .optimisation import (
 from .prediction import length_sorted_batches, predict_batches
 from .runtime import make_accelerator, resolve_runtime, set_threads
 
+PROGRESS_FILE, PROGRESS_TENSORS = "progress.json", "progress.safetensors"  # FitProgress inside each saved state
+BEST_STATE, BEST_PROBS = "best_state.", "best_probs"  # names in progress.safetensors
+
 
 @dataclass
 class FitProgress:
-    """How far `fit` has got, saved with every checkpoint (`Accelerator.register_for_checkpointing`)."""
+    """How far `fit` has got, saved with every checkpoint as JSON and safetensors (`save`, `load`): nothing pickled."""
 
     epochs_done: int = 0
     batches_done: int = 0  # batches of the epoch in progress (a checkpoint inside an epoch)
@@ -40,11 +47,23 @@ class FitProgress:
     best_probs: np.ndarray | None = None
     best_state: dict | None = None  # the best epoch's weights (keep_best)
 
-    def state_dict(self) -> dict:
-        return dict(vars(self))
+    def save(self, folder: Path) -> None:
+        """progress.json (counts, loss sums, the log) and progress.safetensors (the best epoch's probabilities and weights)."""
+        tensors = {BEST_STATE + key: value.detach().cpu().contiguous() for key, value in (self.best_state or {}).items()}
+        if self.best_probs is not None:
+            tensors[BEST_PROBS] = torch.from_numpy(np.ascontiguousarray(self.best_probs))
+        save_file(tensors, str(folder / PROGRESS_TENSORS))
+        numbers = {key: value for key, value in vars(self).items() if key not in ("best_state", "best_probs")}
+        write_text(folder / PROGRESS_FILE, json.dumps({**numbers, "has_best_state": self.best_state is not None}))
 
-    def load_state_dict(self, state: dict) -> None:
-        vars(self).update(state)
+    def load(self, folder: Path) -> None:
+        """Back from what `save` wrote."""
+        numbers, tensors = read_json(folder / PROGRESS_FILE), load_file(str(folder / PROGRESS_TENSORS))
+        has_best_state = numbers.pop("has_best_state")
+        vars(self).update(numbers)
+        self.best_probs = tensors[BEST_PROBS].numpy() if BEST_PROBS in tensors else None
+        self.best_state = {key.removeprefix(BEST_STATE): value for key, value in tensors.items() if key.startswith(BEST_STATE)} \
+            if has_best_state else None
 
 
 def train_epoch(accelerator, model: nn.Module, loader, optimizer, scheduler, loss_fn: nn.Module, config: TrainConfig,
@@ -130,15 +149,14 @@ def fit(model: nn.Module, train_data: EmotionDataset, valid_data: EmotionDataset
     loss_fn = make_loss(config, train_data.labels.numpy()).to(accelerator.device)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     state = FitProgress()
-    accelerator.register_for_checkpointing(state)
     saved = checkpoints.latest_state() if checkpoints is not None else None
     if saved is not None:
-        accelerator.load_state(str(saved))
+        checkpoints.load_state(accelerator, saved, state)
         print(f"Continuing from {saved.name}: {state.epochs_done} epoch(s) and {state.batches_done} batch(es) done")
 
     def save_state() -> None:
         state.seconds = time.perf_counter() - started if state.batches_done else 0.0
-        checkpoints.save_state(accelerator, state.epochs_done, state.batches_done)
+        checkpoints.save_state(accelerator, state)
 
     print(f"Training on {len(train_data)} rows, scoring {len(valid_data)} valid rows: {config.epochs} epoch(s) of "
           f"{len(sampler)} batches of {config.batch_size}, lr {config.lr:g}, {config.optimizer}, {config.scheduler} schedule, "

@@ -59,7 +59,7 @@ def load_training_data(config: RunConfig) -> TrainingData:
     test = read_split(data_dir / SPLIT_FILES["test"], test=True)
     data = TrainingData(train, valid, test[TEXT].tolist(), expanded if expanded.is_file() else data_dir / SPLIT_FILES["train"])
     print(f"train: {len(train)} rows from {data.train_file.name}; valid: {len(valid)} rows; test: {len(test)} texts (vocabulary only)")
-    warn_absent_labels(train, f"the training file {data.train_file.name}")
+    warn_absent_labels(train, data.train_file.name, valid, config.train.folds)
     return data
 
 

@@ -3,9 +3,13 @@
     training.json                 what the checkpoints were made with: the training's settings and a digest of its data
     part_<k>/                     a finished fold (train mode: part_0, the one model): weights, held-out probabilities, log
     state_<k>-<epoch>-<batches>/  the part in progress, saved by `Accelerator.save_state` at the end of each epoch (and every
-                                  train.checkpoint_steps steps): model, optimiser, schedule, every process's random state
+                                  train.checkpoint_steps steps): model, optimiser, schedule, every process's random state,
+                                  and how far the training got (FitProgress, as JSON and safetensors)
 
-Every folder is written under a temporary name and renamed when complete, so a kill never leaves half a checkpoint.
+Every folder is written under a temporary name and renamed when complete, so a kill never leaves half a checkpoint. Its
+checksums.json, written last, holds the SHA-256 of each of its files; a folder whose files differ from it (changed, added,
+missing) is refused before anything in it is loaded. Accelerate's optimiser, schedule and random states are torch pickles:
+they are read with `weights_only=True` (tensors, numbers, numpy arrays; no code).
 """
 from __future__ import annotations
 
@@ -23,8 +27,8 @@ from safetensors.torch import load_model as load_weights
 from safetensors.torch import save_model as save_weights
 from torch import nn
 
-from ..core.files import write_text
-from ..core.run_record import flatten
+from ..core.files import read_json, write_text
+from ..core.run_record import content_hash, flatten
 from ..core.settings import RunConfig
 from ..core.splits import TEXT, label_matrix
 from .checkpoint import staged_folder
@@ -32,12 +36,42 @@ from .checkpoint import staged_folder
 CHECKPOINTS_DIR = "checkpoints"  # inside runs/<name>/model/
 FINGERPRINT_FILE = "training.json"
 PART_PREFIX, STATE_PREFIX, STAGING_STATE = "part_", "state_", ".state-in-progress"
+CHECKSUMS_FILE = "checksums.json"  # in each part_<k>/ and state_<k>-.../: the SHA-256 of its other files
 # settings that change nothing trained (processes: counted below)
 UNRELATED_SETTINGS = {"num_processes", "fold_workers", "checkpoint_steps", "keep_checkpoints"}
 
 
 class CheckpointMismatch(ValueError):
     """Checkpoints made with other settings or data than the training asked for now."""
+
+
+class CheckpointTampered(CheckpointMismatch):
+    """A checkpoint folder whose files are not those its checksums.json recorded when it was saved; nothing in it is loaded."""
+
+
+def write_checksums(folder: Path) -> None:
+    """(Last, once every other file of the checkpoint folder is written.) Its files' SHA-256 in checksums.json."""
+    sums = {path.relative_to(folder).as_posix(): content_hash(path) for path in sorted(folder.rglob("*"))
+            if path.is_file() and path.name != CHECKSUMS_FILE}
+    write_text(folder / CHECKSUMS_FILE, json.dumps(sums, indent=2))
+
+
+def verify_checksums(folder: Path) -> None:
+    """Refuse a checkpoint folder, before anything in it is loaded, whose files differ from its checksums.json: a file
+    changed, added or missing (a pickle put there could run code when loaded)."""
+    fix = (f"nothing in it was loaded. If you did not change it, someone or something did: delete {folder} and the "
+           f"training does that part again")
+    recorded = read_json(folder / CHECKSUMS_FILE, fix)
+    if not recorded:
+        raise CheckpointTampered(f"{folder} has no {CHECKSUMS_FILE} (the SHA-256 of its files, written when it was saved; an "
+                                 f"older kit did not write it): {fix}")
+    present = {path.relative_to(folder).as_posix(): content_hash(path) for path in folder.rglob("*")
+               if path.is_file() and path.name != CHECKSUMS_FILE}
+    differ = [f"{name} ({'added' if name not in recorded else 'missing' if name not in present else 'changed'})"
+              for name in sorted(recorded.keys() | present.keys()) if recorded.get(name) != present.get(name)]
+    if differ:
+        raise CheckpointTampered(f"{folder}: {', '.join(differ)} since it was saved (its {CHECKSUMS_FILE} holds the SHA-256 of "
+                                 f"each file): {fix}")
 
 
 def data_digest(texts, labels: np.ndarray | None = None) -> str:
@@ -77,7 +111,8 @@ class PartCheckpoints:
         return self.finished_folder.is_dir()
 
     def load_finished(self, model: nn.Module) -> tuple[np.ndarray, pd.DataFrame]:
-        """Put the finished part's weights into `model`; its held-out probabilities and per-epoch log."""
+        """Put the finished part's weights into `model` (its files checked first); its held-out probabilities and per-epoch log."""
+        verify_checksums(self.finished_folder)
         load_weights(model, str(self.finished_folder / "model.safetensors"))
         probs = load_arrays(str(self.finished_folder / "probs.safetensors"))["probs"]
         history = pd.DataFrame(json.loads((self.finished_folder / "history.json").read_text(encoding="utf-8")))
@@ -89,6 +124,7 @@ class PartCheckpoints:
             save_weights(model, str(staging / "model.safetensors"))
             save_arrays({"probs": np.ascontiguousarray(probs)}, str(staging / "probs.safetensors"))
             write_text(staging / "history.json", json.dumps(history.to_dict("records")))
+            write_checksums(staging)
         for state in self.states():
             shutil.rmtree(state, ignore_errors=True)
 
@@ -103,9 +139,9 @@ class PartCheckpoints:
         states = self.states()
         return states[-1] if states else None
 
-    def save_state(self, accelerator, epochs_done: int, batches_done: int) -> None:
-        """Every process: `accelerator.save_state` into a staging folder, renamed by the main process when all are done; the
-        part's older states are then removed."""
+    def save_state(self, accelerator, progress) -> None:
+        """Every process: `accelerator.save_state` into a staging folder; the main process adds `progress` (a FitProgress)
+        and, last, the checksums, and renames it when all are done; the part's older states are then removed."""
         staging = self.folder / f"{STAGING_STATE}-{self.part}"  # one per part: fold workers save side by side
         if accelerator.is_main_process:
             shutil.rmtree(staging, ignore_errors=True)
@@ -113,10 +149,19 @@ class PartCheckpoints:
         accelerator.save_state(str(staging), safe_serialization=True)
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
+            progress.save(staging)
+            write_checksums(staging)
             older = self.states()
-            staging.rename(self.folder / f"{STATE_PREFIX}{self.part}-{epochs_done}-{batches_done}")
+            staging.rename(self.folder / f"{STATE_PREFIX}{self.part}-{progress.epochs_done}-{progress.batches_done}")
             for path in older:
                 shutil.rmtree(path, ignore_errors=True)
+
+    def load_state(self, accelerator, folder: Path, progress) -> None:
+        """Every process: check the saved state's files against its checksums, then load it (torch's pickles with
+        weights_only=True) and `progress` (a FitProgress) from it."""
+        verify_checksums(folder)
+        accelerator.load_state(str(folder), load_kwargs={"weights_only": True})
+        progress.load(folder)
 
 
 class Checkpoints:
@@ -141,7 +186,7 @@ class Checkpoints:
         saved = self.saved()
         fingerprint_file = self.folder / FINGERPRINT_FILE
         if saved and fingerprint_file.is_file():
-            changed = differences(json.loads(fingerprint_file.read_text(encoding="utf-8")), self.fingerprint)
+            changed = differences(read_json(fingerprint_file, f"delete {self.folder} to start this training over"), self.fingerprint)
             if changed:
                 raise CheckpointMismatch(
                     f"{self.folder} holds a training made with other settings or data ({'; '.join(changed)}), so it cannot be "

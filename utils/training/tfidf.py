@@ -11,7 +11,8 @@ from scipy.sparse import hstack, vstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
-from ..core.files import atomic_path, write_text
+from ..core.files import atomic_path, read_json, write_text
+from ..core.run_record import rebuild_hint
 from ..core.settings import TextConfig, TfidfConfig
 from ..core.splits import LABELS
 from ..core.text import lemmatize, make_preprocessor
@@ -123,9 +124,9 @@ class TfidfClassifier:
         if missing:
             raise FileNotFoundError(f"{folder}: missing {missing}; a saved TF-IDF member holds {SETTINGS_FILE}, {VOCABULARY_FILE}, "
                                     f"{ARRAYS_FILE}")
-        settings = json.loads((folder / SETTINGS_FILE).read_text(encoding="utf-8"))
+        settings = read_json(folder / SETTINGS_FILE, rebuild_hint(folder))
         model = cls(TfidfConfig(**settings["tfidf"]), TextConfig(**settings["text"]))
-        vocabularies = json.loads((folder / VOCABULARY_FILE).read_text(encoding="utf-8"))
+        vocabularies = read_json(folder / VOCABULARY_FILE, rebuild_hint(folder))
         arrays = load_file(str(folder / ARRAYS_FILE))
         model.vectorizers = _vectorizers(model.config, vocabularies)
         for name, vectorizer in model.vectorizers.items():

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..core.files import write_text
+from ..core.files import read_json, read_utf8, write_text
+from ..core.run_record import rebuild_hint
 from ..core.settings import NavecConfig
 
 TOKEN = re.compile(r"\w+|[^\w\s]")
@@ -99,8 +100,8 @@ class WordTokenizer:
     @classmethod
     def from_pretrained(cls, folder: str | Path) -> WordTokenizer:
         folder = Path(folder)
-        words = (folder / WORDS_FILE).read_text(encoding="utf-8").split("\n")[:-1]
-        return cls(words, **json.loads((folder / TOKENIZER_FILE).read_text(encoding="utf-8")))
+        words = read_utf8(folder / WORDS_FILE, rebuild_hint(folder)).split("\n")[:-1]
+        return cls(words, **read_json(folder / TOKENIZER_FILE, rebuild_hint(folder)))
 
 
 def split_words(text: str) -> list[str]:

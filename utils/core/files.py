@@ -8,8 +8,10 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import KitError
 
-class OutputExistsError(FileExistsError):
+
+class OutputExistsError(KitError, FileExistsError):
     """Raised instead of silently overwriting a previous run's product."""
 
 

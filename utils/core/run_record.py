@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .data_dir import is_sample
+from .errors import KitError
 from .files import write_text
 from .paths import (
     ERRORS_DIR,
@@ -34,7 +35,7 @@ RECORD_FILE = "manifest.json"
 TRAIN, VALID, TEST = (f"data/{SPLIT_FILES[split]}" for split in ("train", "valid", "test"))  # data files, as keyed in the record
 
 
-class StaleProductError(RuntimeError):
+class StaleProductError(KitError, RuntimeError):
     """A product that was not made from today's inputs and settings; the message names it, says why and what to run."""
 
 

@@ -24,8 +24,10 @@ from pathlib import Path
 import yaml
 
 from ..core.data_dir import find_data_dir
+from ..core.errors import KitError
 from ..core.files import write_text
 from ..core.paths import INFERENCE_RECORD, METRICS, REPO_ROOT, THRESHOLDS
+from ..core.settings import ConfigError, check_run_name
 from ..core.splits import LABELS, SPLIT_FILES, TEXT
 from ..core.summary import run_summary
 
@@ -56,6 +58,10 @@ def read_variants(path: str | Path) -> list[Variant]:
         unknown = set(spec) - {"description", "overrides"}
         if unknown:
             raise ValueError(f"{path}: variant {name!r} has unknown key(s) {sorted(unknown)}; expected description, overrides")
+        try:
+            check_run_name(str(name))
+        except ConfigError as error:
+            raise ValueError(f"{path}: variant {name!r} names its run folder: {error}") from None
         variants.append(Variant(str(name), spec.get("description", ""), dict(spec.get("overrides") or {})))
     return variants
 
@@ -299,7 +305,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs-dir", default=RUNS_DIR, help=f"where the variants' runs go (default {RUNS_DIR}; each is replaced)")
     parser.add_argument("--quiet", action="store_true", help="hide the notebooks' cell output")
     args = parser.parse_args(argv)
-    variants = read_variants(args.variants)
+    try:
+        variants = read_variants(args.variants)
+    except (ValueError, OSError) as error:
+        print(f"Not started: {error}", file=sys.stderr)
+        return 2
     names = [variant.name for variant in variants]
     unknown = sorted(set(args.only or []) - set(names))
     if unknown:
@@ -316,7 +326,11 @@ def main(argv: list[str] | None = None) -> int:
     for variant in variants:
         if args.only and variant.name not in args.only:
             continue
-        new.append(run_variant(variant, data_dir, args.runs_dir, args.quiet))
+        try:
+            new.append(run_variant(variant, data_dir, args.runs_dir, args.quiet))
+        except (KitError, OSError) as error:  # refused before it started: settings, run folder, data
+            print(f"Not started: variant '{variant.name}': {error}", file=sys.stderr)
+            return 2
         results = {"date": datetime.now().isoformat(timespec="minutes"), "data_dir": str(data_dir.resolve()), "machine": machine(),
                    "variants": merge(previous, new, variants)}
         for path in write_results(out, results):  # after every variant: a later failure loses nothing

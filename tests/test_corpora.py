@@ -63,14 +63,14 @@ def test_missing_column_is_an_error(write_file):
         read_brighter(path)
 
 
-def test_bad_label_values_name_file_row_and_column(write_file):
+def test_bad_label_values_name_file_line_and_column(write_file):
     path = write_file("izard.csv", "\n".join([IZARD_HEADER, izard_row("а", "joy"), izard_row("б", "joy").replace(",1,", ",yes,")]) + "\n")
-    with pytest.raises(DataError, match=r"izard\.csv, row 2, column 'joy': expected 0 or 1, got 'yes'"):
+    with pytest.raises(DataError, match=r"izard\.csv, line 3, column 'joy': expected 0 or 1, got 'yes'"):
         read_ru_izard(path)
     cedr = write_file("cedr.csv", "text,labels\nОй,[2]\nАх,[7]\n")
-    with pytest.raises(DataError, match=r"cedr\.csv, row 2, column 'labels': expected a list of ids .* got '\[7\]'"):
+    with pytest.raises(DataError, match=r"cedr\.csv, line 3, column 'labels': expected a list of ids .* got '\[7\]'"):
         read_cedr(cedr)
-    with pytest.raises(DataError, match=r"row 1, column 'labels'"):
+    with pytest.raises(DataError, match=r"cedr2\.csv, line 2, column 'labels'"):
         read_cedr(write_file("cedr2.csv", "text,labels\nОй,joy\n"))
 
 

@@ -51,9 +51,9 @@ def test_extra_columns_can_be_allowed(write_file):
     "value, shown",
     [("2", "'2'"), ("", "an empty value"), ("yes", "'yes'"), ("0.5", "'0.5'"), ("NaN", "'NaN'")],
 )
-def test_bad_label_value_names_row_and_column(write_file, value, shown):
+def test_bad_label_value_names_line_and_column(write_file, value, shown):
     path = write_file("valid.csv", GOOD + f"Третий,0,0,0,0,{value},0,0\n")
-    with pytest.raises(DataError, match=rf"valid\.csv, row 3, column 'sadness': expected 0 or 1, got {shown}"):
+    with pytest.raises(DataError, match=rf"valid\.csv, line 4, column 'sadness': expected 0 or 1, got {shown}"):
         read_split(path)
 
 
@@ -65,7 +65,7 @@ def test_float_strings_that_parse_to_0_or_1_are_fine(write_file):
 def test_empty_text_is_dropped_from_labelled_files_with_a_count(write_file, capsys):
     frame = read_split(write_file("train.csv", GOOD + "\"   \",0,0,0,0,0,0,1\n,0,0,0,0,0,0,1\n"))
     assert len(frame) == 2
-    assert "dropped 2 row(s) with empty text: rows 3, 4" in capsys.readouterr().out
+    assert "dropped 2 row(s) with empty text: lines 4, 5" in capsys.readouterr().out
 
 
 def test_empty_text_is_kept_in_the_test_file(write_file, capsys):
@@ -81,13 +81,13 @@ def test_duplicate_header_column(write_file):
 
 
 def test_repeated_header_row(write_file):
-    with pytest.raises(DataError, match=r"train\.csv, row 3: repeats the header row"):
+    with pytest.raises(DataError, match=r"train\.csv, line 4: repeats the header row"):
         read_split(write_file("train.csv", GOOD + HEADER + "\n"))
 
 
 @pytest.mark.parametrize("row, fields", [("коротко,0,1", 3), ("длинно,0,0,0,0,0,0,1,1,1", 10)])
 def test_row_with_wrong_field_count(write_file, row, fields):
-    with pytest.raises(DataError, match=rf"train\.csv, row 3: has {fields} fields, the header has 8"):
+    with pytest.raises(DataError, match=rf"train\.csv, line 4: has {fields} fields, the header has 8"):
         read_split(write_file("train.csv", GOOD + row + "\n"))
 
 
@@ -158,9 +158,9 @@ def test_a_header_without_rows_is_refused(write_file, name, test):
 
 
 @pytest.mark.parametrize("length", [MAX_TEXT_CHARS + 1, 200_000])  # the second is over Python's csv field limit (131,072)
-def test_a_text_longer_than_the_limit_names_file_row_and_column(write_file, length):
+def test_a_text_longer_than_the_limit_names_file_line_and_column(write_file, length):
     content = HEADER + "\nкороткий,0,0,0,1,0,0,0\n" + "ж" * length + ",0,0,0,1,0,0,0\n"
-    with pytest.raises(DataError, match=rf"train\.csv, row 2, column 'text': {length:,} characters; the kit reads texts of at most"):
+    with pytest.raises(DataError, match=rf"train\.csv, line 3, column 'text': {length:,} characters; the kit reads texts of at most"):
         read_split(write_file("train.csv", content))
     assert len(read_split(write_file("ok.csv", HEADER + "\n" + "ж" * MAX_TEXT_CHARS + ",0,0,0,1,0,0,0\n"))) == 1
 

@@ -98,14 +98,14 @@ def test_predict_cli_one_text(finished_run, capsys):
     assert sorted(line.split()[0] for line in lines[1:]) == sorted(LABELS)
 
 
-def test_predict_cli_file_reports_rows_without_text_and_predicts_emoji(finished_run, tmp_path, capsys):
+def test_predict_cli_file_reports_the_lines_without_text_and_predicts_emoji(finished_run, tmp_path, capsys):
     source = tmp_path / "in.csv"
     lines = ["id,text", "1,мне страшно", "2,", '3,"ура!\nспасибо"', "", "5,   ", "6,😱😱", "7,123"]
     source.write_text("\n".join(lines) + "\n", encoding="utf-8")
     target = tmp_path / "out.csv"
     assert predict_main(["--model", str(finished_run.run_dir), "--input", str(source), "--output", str(target)]) == 0
     printed = capsys.readouterr().out
-    assert "3 row(s) without text were left blank in" in printed and "rows 2, 4, 5" in printed
+    assert "3 row(s) without text were left blank in" in printed and f"lines 3, 6, 7 of {source}" in printed
     assert "7/7" in printed, "the progress bar counts CSV rows (a quoted line break is one row; 8 lines after the header)"
     out = pd.read_csv(target, keep_default_na=False)
     assert list(out.columns) == ["text", *[f"{label}_prob" for label in LABELS], *LABELS] and len(out) == 7

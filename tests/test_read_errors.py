@@ -12,6 +12,7 @@ from utils.core.probs_files import read_probs
 from utils.core.run_record import read_record
 from utils.core.settings import ConfigError
 from utils.core.settings_io import load_config, parse_overrides
+from utils.core.splits import DataError
 from utils.core.summary import run_summary
 from utils.core.text import read_slips
 from utils.inference.cli import main as predict_main
@@ -19,8 +20,8 @@ from utils.inference.submission import SubmissionError, check_submission
 from utils.run.benchmark import main as benchmark_main
 from utils.run.blend import main as blend_main
 from utils.run.kaggle_kernel import read_metadata
+from utils.run.pipeline import PipelineError, plan_run
 from utils.run.pipeline import main as pipeline_main
-from utils.run.pipeline import plan_run
 from utils.run.runs_table import main as runs_main
 from utils.run.runs_table import runs_table
 from utils.thresholds.search import load_thresholds
@@ -91,6 +92,8 @@ def test_a_cut_record_stops_every_pipeline_mode_naming_it_and_what_to_do(runs, c
         read_record(runs / "good")
     plan = plan_run(overrides={"runs_dir": str(runs)}, data_dir=SAMPLE_DIR, run_name="cut", force=True)
     assert plan.force and plan.config.run_dir == runs / "cut", "--force, the way out the message names, is not refused"
+    with pytest.raises(PipelineError, match=r"--force cannot read which data the run was made from: give --data-dir DIR"):
+        plan_run(overrides={"runs_dir": str(runs)}, run_name="cut", force=True)  # no --data-dir: the record would have said
 
 
 def test_predict_and_blend_name_a_cut_or_empty_record(runs, capsys):
@@ -100,7 +103,7 @@ def test_predict_and_blend_name_a_cut_or_empty_record(runs, capsys):
     assert blend_main(["--run", "ab", "good", "cut", "--runs-dir", str(runs)]) == 2
     assert only_line(capsys.readouterr().err) == (f"Not blended: {runs / 'cut' / 'manifest.json'}: empty (cut short when it was "
                                                   "written?): the record of run 'cut' is unreadable: restore it from a copy, or "
-                                                  "start the run over: python -m utils.pipeline --run cut --force")
+                                                  "start the run over: python -m utils.pipeline --run cut --force --data-dir DIR")
     assert not (runs / "ab").exists()
 
 
@@ -142,8 +145,10 @@ def test_a_run_product_that_cannot_be_read_names_the_notebook_that_writes_it(run
 
 def test_other_files_the_kit_reads_are_refused_naming_them(tmp_path, capsys):
     slips = tmp_path / "slips.csv"
-    slips.write_bytes("slip,fix\nкороч,короче\n".encode("cp1251"))
-    with pytest.raises(UnreadableFileError, match=r"slips\.csv, line 2: not UTF-8"):
+    slips.write_bytes("slip,fix\nкороч,короче\n".encode("cp1251"))  # read as the competition files are, with a note
+    assert read_slips(slips) == {"короч": "короче"} and "it was read as Windows-1251" in capsys.readouterr().out
+    slips.write_text('slip,fix\nкороч,короче\n"ыетс,это\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"slips\.csv, line 3: expected a one-word slip and a non-empty fix"):
         read_slips(slips)
     metadata = tmp_path / "kernel-metadata.json"
     metadata.write_text('{"id": "me/kit",\n "title": }')

@@ -50,8 +50,8 @@ def test_slip_dictionary_is_extended_by_a_user_file(write_file):
     assert load_slips()["ыетс"] == "это"
 
 
-def test_bad_slip_file_names_row(write_file):
-    with pytest.raises(ValueError, match=r"mine\.csv, row 2: expected a one-word slip"):
+def test_bad_slip_file_names_line(write_file):
+    with pytest.raises(ValueError, match=r"mine\.csv, line 3: expected a one-word slip"):
         read_slips(write_file("mine.csv", "slip,fix\nкороч,короче\nдва слова,x\n"))
     with pytest.raises(ValueError, match=r"mine\.csv, header row: expected columns slip,fix"):
         read_slips(write_file("mine.csv", "wrong,cols\nа,б\n"))

@@ -4,12 +4,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .errors import KitError
 from .paths import REPO_ROOT, SAMPLE_DATA_DIR
 from .splits import SPLIT_FILES
 
 DATA_DIR_ENV = "KIT_DATA_DIR"
 KAGGLE_INPUT = Path("/kaggle/input")
 COMPETITION_SLUG = "cryptonite-hack-sf"
+
+
+class DataDirError(KitError, FileNotFoundError):
+    """A data folder that does not exist or lacks some of the competition files; the message names it and what is missing."""
 
 
 def holds_competition_files(folder: Path) -> bool:
@@ -34,16 +39,19 @@ def find_data_dir(explicit: str | Path | None = None, kaggle_input: Path = KAGGL
     for source, given in (("the given data_dir", explicit), (f"${DATA_DIR_ENV}", os.environ.get(DATA_DIR_ENV))):
         if given:
             folder = Path(given).expanduser()
+            if not folder.is_dir():
+                raise DataDirError(f"{folder} ({source}) {'is a file' if folder.exists() else 'does not exist'}; expected a folder "
+                                        f"holding the competition files {list(SPLIT_FILES.values())}")
             missing = _missing_files(folder)
             if missing:
-                raise FileNotFoundError(f"{folder} ({source}) lacks the competition file(s) {missing}")
+                raise DataDirError(f"{folder} ({source}) lacks the competition file(s) {missing}")
             return folder
     checked = [*_kaggle_candidates(kaggle_input), Path.cwd() / "data", REPO_ROOT / "data"]
     for folder in dict.fromkeys(checked):  # the first folder holding any of the files decides
         missing = _missing_files(folder)
         if len(missing) < len(SPLIT_FILES):
             if missing:
-                raise FileNotFoundError(f"{folder} holds some of the competition files but lacks {missing}: add them, or point to "
+                raise DataDirError(f"{folder} holds some of the competition files but lacks {missing}: add them, or point to "
                                         f"a complete folder with --data-dir / data_dir / ${DATA_DIR_ENV}")
             return folder
     print(

@@ -12,12 +12,14 @@ from pathlib import Path
 
 import yaml
 
+from .errors import KitError
 
-class OutputExistsError(FileExistsError):
+
+class OutputExistsError(KitError, FileExistsError):
     """Raised instead of silently overwriting a previous run's product."""
 
 
-class UnreadableFileError(ValueError):
+class UnreadableFileError(KitError, ValueError):
     """A file the kit reads whose content it cannot use (not UTF-8, not valid JSON or YAML, cut short, another shape); the
     message names the file, the line where there is one, and what to do."""
 

@@ -4,6 +4,13 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DATA_DIR = REPO_ROOT / "data" / "sample"
 
+
+def repo_path(setting: str) -> Path:
+    """Where a path setting points: absolute, ~ expanded, or relative to the repository root."""
+    path = Path(setting).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
 EXPANDED_TRAIN = "train_expanded.csv"  # 02: train + added rows, with a `source` column
 MODEL_DIR, LINEAR_DIR = "model", "tfidf"  # 03: the neural model(s); the TF-IDF member(s) when tfidf.weight > 0
 VALID_PROBS, METRICS = "valid_probs_raw.csv", "metrics.json"  # 03: held-out probabilities (raw: before recalibration), scores

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .data_dir import is_sample
+from .errors import KitError
 from .files import UnreadableFileError, read_json, write_text
 from .paths import (
     ERRORS_DIR,
@@ -34,7 +35,7 @@ RECORD_FILE = "manifest.json"
 TRAIN, VALID, TEST = (f"data/{SPLIT_FILES[split]}" for split in ("train", "valid", "test"))  # data files, as keyed in the record
 
 
-class StaleProductError(RuntimeError):
+class StaleProductError(KitError, RuntimeError):
     """A product that was not made from today's inputs and settings; the message names it, says why and what to run."""
 
 
@@ -103,7 +104,7 @@ def read_record(run_dir: Path) -> dict:
     run_dir = Path(run_dir)
     path = run_dir / RECORD_FILE
     fix = (f"the record of run '{run_dir.name}' is unreadable: restore it from a copy, or start the run over: python -m "
-           f"utils.pipeline --run {run_dir.name} --force")
+           f"utils.pipeline --run {run_dir.name} --force --data-dir DIR")
     record = read_json(path, fix)
     steps = record.get("steps", {})
     if not isinstance(steps, dict) or not all(isinstance(step, dict) for step in steps.values()):

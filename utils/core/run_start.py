@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .data_dir import find_data_dir
+from .path_settings import check_path_settings
 from .run_lock import check_not_in_use
 from .run_record import begin_step
 from .seed import seed_everything
@@ -21,7 +22,9 @@ def start_run(
     """Load the settings and find the data; for one of the kit's notebooks, refuse stale inputs and record it as
     running; then seed everything and write params.yaml."""
     config = load_config(config_file, overrides)
-    config = config.replace(name=run_name or config.name, data_dir=str(find_data_dir(data_dir or config.data_dir).resolve()))
+    config = config.replace(name=config.name if run_name is None else run_name)
+    check_path_settings(config)
+    config = config.replace(data_dir=str(find_data_dir(data_dir or config.data_dir).resolve()))
     check_not_in_use(config.run_dir)
     if notebook:
         begin_step(config, notebook)

@@ -1,6 +1,7 @@
 """The run's settings: pydantic models that refuse unknown keys, wrong types and values out of range, naming the key."""
 from __future__ import annotations
 
+import re
 import typing
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
@@ -15,11 +16,15 @@ from pydantic import (
 )
 from pydantic.fields import FieldInfo
 
-from .paths import REPO_ROOT
+from .errors import KitError
+from .paths import repo_path
 
 NAVEC = "navec"  # the offline backbone's name in model.backbone
 POOLINGS = ("cls", "mean", "max", "max_mean")  # cls needs a Hugging Face encoder
 EMPTY_RULES = ("none", "top", "neutral")  # a row where no label passes: leave empty, take its top label, or say neutral
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,99}")  # a run's name: one folder name inside the runs folder, never a path
+RUN_NAME_RULE = ("1 to 100 characters from the letters A-Z a-z, the digits 0-9 and . _ + -, starting with a letter or a digit "
+                 "(one folder name inside the runs folder, never a path)")
 
 Share = Annotated[float, Field(ge=0, le=1)]
 Dropout = Annotated[float, Field(ge=0, lt=1)]
@@ -32,8 +37,15 @@ TYPE_NAMES = {"int_type": "int", "int_parsing": "int", "float_type": "float", "f
               "model_type": "a mapping"}
 
 
-class ConfigError(ValueError):
+class ConfigError(KitError, ValueError):
     """A settings file or override that names an unknown key or holds a value of the wrong type or range."""
+
+
+def check_run_name(name: object) -> str:
+    """The name itself when it is a run name (RUN_NAME_RULE), else a ConfigError saying what a run name is."""
+    if not isinstance(name, str) or not RUN_NAME.fullmatch(name):
+        raise ConfigError(f"run name {name!r} is not accepted: a run name is {RUN_NAME_RULE}")
+    return name
 
 
 def _field_at(model: type[BaseModel], loc: tuple) -> tuple[str, FieldInfo | None, type[BaseModel], bool]:
@@ -117,7 +129,7 @@ class TextConfig(Settings):
     asr_style: bool = True  # lower case, no punctuation: make clean text look like the speech-recognition test
     yo_to_e: bool = True  # fold ё into е (the test writes ё far more often than train)
     fix_slips: bool = True  # replace frequent transcription slips word by word
-    slips_file: str | None = None  # an extra slip,fix CSV added to the built-in dictionary
+    slips_file: str | None = None  # an extra slip,fix CSV added to the built-in dictionary (relative: from the repository root)
 
 
 class EdaConfig(Settings):
@@ -320,10 +332,10 @@ class TfidfConfig(Settings):
 class RunConfig(Settings):
     """All settings of one run; written to runs/<name>/params.yaml."""
 
-    name: str = "default"
+    name: str = "default"  # the run's folder inside runs_dir: see RUN_NAME_RULE
     seed: Count = 42
     data_dir: str | None = None  # None: discover (see utils.core.data_dir.find_data_dir)
-    runs_dir: str = "runs"  # relative paths are taken from the repository root
+    runs_dir: str = "runs"  # the folder of the runs, any folder you name; relative paths are taken from the repository root
     text: TextConfig = Field(default_factory=TextConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)  # the network (notebook 03)
     train: TrainConfig = Field(default_factory=TrainConfig)  # how it is trained (notebook 03)
@@ -332,9 +344,17 @@ class RunConfig(Settings):
     tfidf: TfidfConfig = Field(default_factory=TfidfConfig)  # the linear ensemble member (notebook 03)
     expansion: ExpansionConfig = Field(default_factory=ExpansionConfig)  # extra training rows (notebook 02)
 
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_run_name(cls, name: str) -> str:
+        try:
+            return check_run_name(name)
+        except ConfigError as error:
+            raise ValueError(str(error)) from None
+
     @property
     def run_dir(self) -> Path:
-        return REPO_ROOT / self.runs_dir / self.name
+        return repo_path(self.runs_dir) / self.name
 
     @classmethod
     def from_mapping(cls, values: dict) -> RunConfig:

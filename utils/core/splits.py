@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .errors import KitError
+
 LABELS = ["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]
 TEXT = "text"
 SOURCE = "source"  # where a row of the expanded train came from
@@ -20,8 +22,8 @@ EXPECTED_HEADER = ",".join([TEXT, *LABELS])
 MAX_TEXT_CHARS = 20_000  # the longest text any reader of the kit accepts; real rows have a few hundred at most
 
 
-class DataError(ValueError):
-    """A competition file that does not match the expected format; the message names file, row and column."""
+class DataError(KitError, ValueError):
+    """A data file that does not match the expected format; the message names the file, line and column."""
 
 
 @dataclass
@@ -78,7 +80,7 @@ def _check_header(header: list[str], path: Path, test: bool, extra_columns: tupl
         raise DataError(f"{path}, header row: unexpected column(s) {extra}; expected {EXPECTED_HEADER}")
 
 
-def _parse_labels(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+def _parse_labels(frame: pd.DataFrame, path: Path, lines: list[int]) -> pd.DataFrame:
     for label in LABELS:
         raw = frame[label]
         numbers = pd.to_numeric(raw.str.strip(), errors="coerce")
@@ -86,30 +88,38 @@ def _parse_labels(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             shown = "an empty value" if raw.iloc[row] is None or raw.iloc[row].strip() == "" else repr(raw.iloc[row])
-            raise DataError(
-                f"{path}, row {row + 1}, column '{label}': expected 0 or 1, got {shown}"
-                f" ({int(bad.sum())} bad value(s) in this column; rows are counted from 1 after the header)"
-            )
+            raise DataError(f"{path}, line {lines[row]}, column '{label}': expected 0 or 1, got {shown}"
+                            f" ({int(bad.sum())} bad value(s) in this column)")
         frame[label] = numbers.astype("int64")
     return frame
 
 
-def csv_records(text: str, path: Path | str) -> list[list[str]]:
-    """Every record of a CSV text, a blank line as an empty record; fields of any length (checked afterwards)."""
-    csv.field_size_limit(2**31 - 1)  # Python's default, 131,072 characters, would stop with no file or row named
+def csv_records(text: str, path: Path | str) -> list[tuple[int, list[str]]]:
+    """Every record of a CSV text with the line of the file it starts on (the header is line 1, blank lines count), a blank
+    line as an empty record; fields of any length (checked afterwards)."""
+    csv.field_size_limit(2**31 - 1)  # Python's default, 131,072 characters, would stop with no file or line named
     reader = csv.reader(io.StringIO(text))
+    records, line = [], 1
     try:
-        return list(reader)
+        for record in reader:
+            records.append((line, record))
+            line = reader.line_num + 1
     except csv.Error as error:
         raise DataError(f"{path}, line {reader.line_num}: not valid CSV ({error})") from None
+    return records
 
 
-def check_text_lengths(texts, path: Path | str) -> None:
-    """Refuse a text longer than MAX_TEXT_CHARS, naming its row (counted from 1 after the header)."""
-    for row, text in enumerate(texts, start=1):
+def check_text_lengths(texts, lines: list[int], path: Path | str) -> None:
+    """Refuse a text longer than MAX_TEXT_CHARS, naming its line in the file."""
+    for line, text in zip(lines, texts):
         if text is not None and len(text) > MAX_TEXT_CHARS:
-            raise DataError(f"{path}, row {row}, column '{TEXT}': {len(text):,} characters; the kit reads texts of at most "
+            raise DataError(f"{path}, line {line}, column '{TEXT}': {len(text):,} characters; the kit reads texts of at most "
                             f"{MAX_TEXT_CHARS:,} characters (a model reads the first 128 words): shorten or split it")
+
+
+def shown_lines(lines: list[int], most: int = 10) -> str:
+    """'3, 4, 9' or '3, 4, ... (and 5 more)': the first line numbers of a list."""
+    return ", ".join(map(str, lines[:most])) + (f" ... (and {len(lines) - most} more)" if len(lines) > most else "")
 
 
 def read_split(path: str | Path, test: bool = False, extra_columns: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -120,18 +130,18 @@ def read_split(path: str | Path, test: bool = False, extra_columns: tuple[str, .
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found; expected a CSV with header {EXPECTED_HEADER}")
-    records = [row for row in csv_records(decode_csv_bytes(path.read_bytes(), path), path) if row]
-    header = [name.strip() for name in (records[0] if records else [])]
+    records = [(line, row) for line, row in csv_records(decode_csv_bytes(path.read_bytes(), path), path) if row]
+    header = [name.strip() for name in (records[0][1] if records else [])]
     if not header:
         raise DataError(f"{path}: the file is empty; expected a CSV with header {EXPECTED_HEADER}")
     _check_header(header, path, test, extra_columns)
-    records = records[1:]
-    if not records:
+    lines, rows = [line for line, _ in records[1:]], [row for _, row in records[1:]]
+    if not rows:
         raise DataError(f"{path}: a header and no data rows; expected at least one row under {EXPECTED_HEADER}")
-    for number, row in enumerate(records, start=1):
+    for line, row in zip(lines, rows):
         if len(row) != len(header):
-            raise DataError(f"{path}, row {number}: has {len(row)} fields, the header has {len(header)}; expected {EXPECTED_HEADER}")
-    frame = pd.DataFrame(records, columns=header, dtype=str)
+            raise DataError(f"{path}, line {line}: has {len(row)} fields, the header has {len(header)}; expected {EXPECTED_HEADER}")
+    frame = pd.DataFrame(rows, columns=header, dtype=str)
     if test and LABELS[0] not in header:
         for label in LABELS:
             frame[label] = "0"
@@ -141,18 +151,17 @@ def read_split(path: str | Path, test: bool = False, extra_columns: tuple[str, .
         print(f"Note: {path} has its columns in another order; they were reordered by name to {EXPECTED_HEADER}.")
     repeated = (frame[header] == header).all(axis=1).to_numpy()
     if repeated.any():
-        row = int(np.flatnonzero(repeated)[0]) + 1
-        raise DataError(f"{path}, row {row}: repeats the header row (were two files concatenated?); expected data rows only")
-    frame = _parse_labels(frame[wanted].copy(), path)
-    check_text_lengths(frame[TEXT], path)
+        line = lines[int(np.flatnonzero(repeated)[0])]
+        raise DataError(f"{path}, line {line}: repeats the header row (were two files concatenated?); expected data rows only")
+    frame = _parse_labels(frame[wanted].copy(), path, lines)
+    check_text_lengths(frame[TEXT], lines, path)
     empty = frame[TEXT].str.strip() == ""
     if empty.any():
-        rows = [int(i) + 1 for i in np.flatnonzero(empty.to_numpy())]
-        shown = ", ".join(map(str, rows[:10])) + (" ..." if len(rows) > 10 else "")
+        shown = shown_lines([lines[i] for i in np.flatnonzero(empty.to_numpy())])
         if test:
-            print(f"Warning: {path}: {len(rows)} row(s) with empty text kept (every test row needs a prediction): rows {shown}")
+            print(f"Warning: {path}: {int(empty.sum())} row(s) with empty text kept (every test row needs a prediction): lines {shown}")
         else:
-            print(f"Note: {path}: dropped {len(rows)} row(s) with empty text: rows {shown}")
+            print(f"Note: {path}: dropped {int(empty.sum())} row(s) with empty text: lines {shown}")
             frame = frame[~empty].reset_index(drop=True)
     return frame
 

@@ -1,8 +1,6 @@
 """Text preprocessing of the original solution: emoji to Russian words, ASR-style normalisation, slip fixes."""
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
@@ -10,8 +8,9 @@ from pathlib import Path
 
 import emoji
 
-from .files import UnreadableFileError, read_utf8
+from .paths import repo_path
 from .settings import TextConfig
+from .splits import DataError, csv_records, decode_csv_bytes
 
 SLIPS_FILE = Path(__file__).resolve().parent / "resources" / "asr_slips.csv"
 PLACEHOLDER = re.compile(r"\[\s*(?:имя|name)\s*\]", re.IGNORECASE)
@@ -53,31 +52,29 @@ def asr_style(text: str) -> str:
 
 
 def read_slips(path: str | Path) -> dict[str, str]:
-    """Read a UTF-8 `slip,fix` CSV into a mapping keyed by the lower-case, ё-folded slip; a malformed file is refused
-    with UnreadableFileError naming it and the line."""
+    """Read a `slip,fix` CSV into a mapping keyed by the lower-case, ё-folded slip; a bad file is a DataError naming its line."""
     path = Path(path)
-    reader = csv.DictReader(io.StringIO(read_utf8(path), newline=""))
-    try:
-        rows = list(reader)
-    except csv.Error as error:
-        raise UnreadableFileError(f"{path}, line {reader.line_num}: not valid CSV ({error}); expected columns slip,fix") from None
-    if rows and not {"slip", "fix"} <= set(rows[0]):
-        raise UnreadableFileError(f"{path}, header row: expected columns slip,fix; found {list(rows[0])}")
+    records = [(line, row) for line, row in csv_records(decode_csv_bytes(path.read_bytes(), path), path) if row]
+    header = [name.strip() for name in records[0][1]] if records else []
+    if records and not {"slip", "fix"} <= set(header):
+        raise DataError(f"{path}, header row: expected columns slip,fix; found {header}")
     slips = {}
-    for number, row in enumerate(rows, start=1):
-        slip, fix = (row.get("slip") or "").strip(), (row.get("fix") or "").strip()
+    for line, row in records[1:]:
+        values = dict(zip(header, row))
+        slip, fix = (values.get("slip") or "").strip(), (values.get("fix") or "").strip()
         if not slip or not fix or " " in slip:
-            raise UnreadableFileError(f"{path}, row {number}: expected a one-word slip and a non-empty fix, got {row}")
+            raise DataError(f"{path}, line {line}: expected a one-word slip and a non-empty fix, got {values}")
         slips[fold_yo(slip.lower())] = fix
     return slips
 
 
 @lru_cache(maxsize=8)
 def load_slips(extra_file: str | None = None) -> dict[str, str]:
-    """The built-in slip dictionary, extended (and overridden) by an optional user CSV of the same shape."""
+    """The built-in slip dictionary, extended (and overridden) by an optional user CSV of the same shape (a path relative
+    to the repository root, as every path setting)."""
     slips = read_slips(SLIPS_FILE)
     if extra_file:
-        slips.update(read_slips(extra_file))
+        slips.update(read_slips(repo_path(extra_file)))
     return slips
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.files import write_csv, write_text
-from ..core.paths import EXPANDED_TRAIN, REPO_ROOT
+from ..core.paths import EXPANDED_TRAIN, repo_path
 from ..core.settings import ConfigError, CorpusLabels, RunConfig
 from ..core.splits import (
     LABELS,
@@ -39,12 +39,6 @@ class Expansion:
     dropped: pd.DataFrame  # every dropped row with its rule, similarity and the text it copies
     augmentation: pd.DataFrame  # per method: share, rows drawn, rows added, note
     seconds: dict[str, float]  # time per step
-
-
-def repo_path(setting: str) -> Path:
-    """A path setting: absolute, or relative to the repository root."""
-    path = Path(setting).expanduser()
-    return path if path.is_absolute() else REPO_ROOT / path
 
 
 def find_external_dir(config: RunConfig) -> Path | None:

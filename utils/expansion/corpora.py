@@ -1,7 +1,6 @@
 """External emotion corpora: reading their CSVs, mapping their labels into the kit's 7, and the Hugging Face path."""
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.files import write_csv
-from ..core.splits import LABELS, TEXT, DataError, decode_csv_bytes, lists_to_onehot
+from ..core.splits import LABELS, TEXT, DataError, csv_records, decode_csv_bytes, lists_to_onehot
 
 # ru-izard column -> kit label (None: ignored). Measured on the 5,222 ru-izard rows that re-translate a row of the
 # stand-in train (character 3-gram Jaccard >= 0.6): the share of them whose train row carries the mapped label.
@@ -44,28 +43,30 @@ class Corpus:
 
 
 def read_corpus_csv(path: Path, columns: list[str], optional: tuple[str, ...] = ()) -> pd.DataFrame:
-    """Read a corpus CSV as strings; refuse a malformed file or missing or unknown columns, naming the file."""
+    """Read a corpus CSV as strings, indexed by the line each row starts on (the header is line 1); refuse a malformed file
+    or missing or unknown columns, naming the file (and line)."""
     if not path.is_file():
         raise DataError(f"{path}: file not found; expected a CSV with columns {columns}")
-    try:
-        frame = pd.read_csv(io.StringIO(decode_csv_bytes(path.read_bytes(), path)), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise DataError(f"{path}: not a readable CSV ({error}); expected columns {columns}") from None
-    missing = [c for c in columns if c not in frame.columns]
-    unknown = [c for c in frame.columns if c not in columns and c not in optional]
-    if missing or unknown:
-        raise DataError(f"{path}, header row: missing column(s) {missing}, unknown column(s) {unknown}; expected {columns}")
-    return frame
+    records = [(line, row) for line, row in csv_records(decode_csv_bytes(path.read_bytes(), path), path) if row]
+    header = records[0][1] if records else []
+    missing = [c for c in columns if c not in header]
+    unknown = [c for c in header if c not in columns and c not in optional]
+    if missing or unknown or len(set(header)) < len(header):
+        raise DataError(f"{path}, header row: missing column(s) {missing}, unknown column(s) {unknown}; expected {columns}, each once")
+    for line, row in records[1:]:
+        if len(row) != len(header):
+            raise DataError(f"{path}, line {line}: has {len(row)} fields, the header has {len(header)}; expected {columns}")
+    return pd.DataFrame([row for _, row in records[1:]], columns=header, index=[line for line, _ in records[1:]], dtype=str)
 
 
 def onehot_columns(frame: pd.DataFrame, columns: list[str], path: Path) -> np.ndarray:
-    """The 0/1 matrix of `columns`; any other value is an error naming file, row and column."""
+    """The 0/1 matrix of `columns`; any other value is an error naming file, line and column."""
     values = frame[columns].apply(lambda col: pd.to_numeric(col.str.strip(), errors="coerce"))
     for column in columns:
         bad = ~values[column].isin([0, 1]).to_numpy()
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{path}, row {row + 1}, column '{column}': expected 0 or 1, got {frame[column].iloc[row]!r}")
+            raise DataError(f"{path}, line {frame.index[row]}, column '{column}': expected 0 or 1, got {frame[column].iloc[row]!r}")
     return values.to_numpy(dtype=np.int64)
 
 
@@ -100,13 +101,13 @@ def read_ru_izard(path: Path) -> pd.DataFrame:
 
 
 def parse_cedr_labels(frame: pd.DataFrame, path: Path) -> list[list[str]]:
-    """CEDR's `labels` like "[0 2]" -> label names; "[]" -> ["neutral"]; anything else is an error naming the row."""
+    """CEDR's `labels` like "[0 2]" -> label names; "[]" -> ["neutral"]; anything else is an error naming the line."""
     names = []
-    for row, value in enumerate(frame["labels"], start=1):
+    for line, value in frame["labels"].items():
         match = _CEDR_IDS.fullmatch(value.strip())
         ids = [int(i) for i in re.split(r"[\s,]+", match.group(1).strip()) if i] if match else None
         if ids is None or any(i not in CEDR_LABELS for i in ids):
-            raise DataError(f"{path}, row {row}, column 'labels': expected a list of ids from {sorted(CEDR_LABELS)} like [0 2], "
+            raise DataError(f"{path}, line {line}, column 'labels': expected a list of ids from {sorted(CEDR_LABELS)} like [0 2], "
                             f"got {value!r}")
         names.append(sorted({CEDR_LABELS[i] for i in ids}) or ["neutral"])
     return names

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from ..core.arguments import positive_int
 from ..core.files import OutputExistsError, atomic_path
 from ..core.run_record import StaleProductError
-from ..core.splits import LABELS, TEXT, DataError, check_text_lengths, csv_records, decode_csv_bytes
+from ..core.splits import LABELS, TEXT, DataError, check_text_lengths, csv_records, decode_csv_bytes, shown_lines
 from .predictor import Predictor
 
 PROB_SUFFIX = "_prob"
@@ -34,19 +34,21 @@ def describe_text(predictor: Predictor, text: str) -> str:
     return "\n".join(["label     prob   decision", *lines])
 
 
-def read_texts(source: Path) -> list[str | None]:
-    """The `text` column of a CSV, one entry per record (None for a blank line); decoded and checked like the competition's
-    files (UTF-8, UTF-8/16 with BOM or Windows-1251; texts of at most MAX_TEXT_CHARS characters)."""
+def read_texts(source: Path) -> tuple[list[str | None], list[int]]:
+    """The `text` column of a CSV, one entry per record (None for a blank line), and the line each record starts on (the
+    header is line 1); decoded and checked like the competition's files (UTF-8, UTF-8/16 with BOM or Windows-1251; texts
+    of at most MAX_TEXT_CHARS characters)."""
     if not source.is_file():
         raise FileNotFoundError(f"{source}: file not found")
-    rows = csv_records(decode_csv_bytes(source.read_bytes(), source), source)
-    header = [name.strip() for name in (rows[0] if rows else [])]
+    records = csv_records(decode_csv_bytes(source.read_bytes(), source), source)
+    header = [name.strip() for name in (records[0][1] if records else [])]
     if TEXT not in header:
         raise DataError(f"{source}, header row: no '{TEXT}' column (found {header})")
     column = header.index(TEXT)
-    texts = [row[column] if len(row) > column else None for row in rows[1:]]
-    check_text_lengths(texts, source)
-    return texts
+    texts = [row[column] if len(row) > column else None for _, row in records[1:]]
+    lines = [line for line, _ in records[1:]]
+    check_text_lengths(texts, lines, source)
+    return texts, lines
 
 
 def predict_texts(predictor: Predictor, texts: list[str | None], batch_size: int) -> pd.DataFrame:
@@ -67,8 +69,8 @@ def predict_texts(predictor: Predictor, texts: list[str | None], batch_size: int
 def predict_file(predictor: Predictor, source: Path, target: Path, batch_size: int = 256, chunk_rows: int = 20_000,
                  overwrite: bool = False) -> list[int]:
     """A CSV with a `text` column -> a CSV of 7 probabilities + 7 decisions per row, in chunks with a progress bar over its
-    rows; returns the rows left blank (counted from 1 after the header)."""
-    texts = read_texts(source)
+    rows; returns the lines of `source` whose rows were left blank (the header is line 1)."""
+    texts, lines = read_texts(source)
     if target.exists() and not overwrite:
         raise OutputExistsError(f"{target} already exists: choose another --output, or pass --force to replace it")
     with atomic_path(target, overwrite=True) as tmp, tqdm(total=len(texts), desc="predict", unit="row", file=sys.stdout) as bar:
@@ -76,7 +78,7 @@ def predict_file(predictor: Predictor, source: Path, target: Path, batch_size: i
             chunk = texts[start : start + chunk_rows]
             predict_texts(predictor, chunk, batch_size).to_csv(tmp, mode="a", header=start == 0, index=False, encoding="utf-8")
             bar.update(len(chunk))
-    return [k + 1 for k, text in enumerate(texts) if text is None or not text.strip()]
+    return [line for line, text in zip(lines, texts) if text is None or not text.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,8 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Error: {error}", file=sys.stderr)
         return 2
     if blank:
-        shown = ", ".join(map(str, blank[:20])) + (" ..." if len(blank) > 20 else "")
-        print(f"{len(blank)} row(s) without text were left blank in {args.output}: rows {shown}")
+        print(f"{len(blank)} row(s) without text were left blank in {args.output}: lines {shown_lines(blank, 20)} of {args.input}")
     print(f"Predictions written to {args.output}")
     return 0
 

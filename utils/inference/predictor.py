@@ -26,7 +26,8 @@ def finished_members(run_dir: Path) -> tuple[dict, bool]:
     if not record:
         raise StaleProductError(f"{run_dir} has no {RECORD_FILE}: it was not made by the kit's notebooks (or before run records "
                                 f"existed); re-run it: python -m utils.pipeline --run {run_dir.name} --force")
-    config = RunConfig(name=run_dir.name, runs_dir=str(run_dir.resolve().parent), data_dir=record.get("data_dir"))
+    folder = run_dir.resolve()  # `--model .` too: a run folder's name is its run's name
+    config = RunConfig(name=folder.name, runs_dir=str(folder.parent), data_dir=record.get("data_dir"))
     tuned = THRESHOLD_SEARCH in record.get("steps", {})
     problems = input_problems(config, INFERENCE, record, check_settings=False, check_data=False)  # the data may be elsewhere now
     if not tuned:

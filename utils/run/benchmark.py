@@ -22,8 +22,10 @@ from datetime import datetime
 from pathlib import Path
 
 from ..core.data_dir import find_data_dir
+from ..core.errors import KitError
 from ..core.files import UnreadableFileError, read_json, read_yaml, write_text
 from ..core.paths import INFERENCE_RECORD, METRICS, REPO_ROOT, THRESHOLDS
+from ..core.settings import ConfigError, check_run_name
 from ..core.splits import LABELS, SPLIT_FILES, TEXT
 from ..core.summary import run_summary
 
@@ -58,6 +60,10 @@ def read_variants(path: str | Path) -> list[Variant]:
         unknown = set(spec) - {"description", "overrides"}
         if unknown:
             raise UnreadableFileError(f"{path}: variant {name!r} has unknown key(s) {sorted(unknown)}; expected description, overrides")
+        try:
+            check_run_name(str(name))
+        except ConfigError as error:
+            raise UnreadableFileError(f"{path}: variant {name!r} names its run folder: {error}") from None
         variants.append(Variant(str(name), spec.get("description", ""), dict(spec.get("overrides") or {})))
     return variants
 
@@ -325,7 +331,11 @@ def main(argv: list[str] | None = None) -> int:
     for variant in variants:
         if args.only and variant.name not in args.only:
             continue
-        new.append(run_variant(variant, data_dir, args.runs_dir, args.quiet))
+        try:
+            new.append(run_variant(variant, data_dir, args.runs_dir, args.quiet))
+        except (KitError, OSError) as error:  # refused before it started: settings, run folder, data
+            print(f"Not started: variant '{variant.name}': {error}", file=sys.stderr)
+            return 2
         results = {"date": datetime.now().isoformat(timespec="minutes"), "data_dir": shown_path(data_dir), "machine": machine(),
                    "variants": merge(previous, new, variants)}
         for path in write_results(out, results):  # after every variant: a later failure loses nothing

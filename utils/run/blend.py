@@ -22,7 +22,7 @@ from ..core.files import write_text
 from ..core.paths import ESTIMATE, REPO_ROOT, TEST_PROBS, THRESHOLDS, VALID_NOISY_PROBS, VALID_PROBS
 from ..core.probs_files import read_probs, write_probs
 from ..core.run_record import RECORD_FILE, content_hash, read_record, step_problems, timestamp, update_record
-from ..core.settings import RunConfig, ThresholdConfig
+from ..core.settings import RunConfig, ThresholdConfig, check_run_name
 from ..core.splits import SPLIT_FILES, label_matrix, read_split
 from ..core.summary import write_run_summary
 from ..inference.notebook import free_path, submission_path
@@ -124,7 +124,7 @@ def blend_runs(name: str, run_dirs: list[Path], runs_dir: Path, config: Threshol
     """Blend finished runs into runs_dir/NAME (probabilities, thresholds.json, estimate.json, manifest.json, summary.json)
     and a checked submissions/NAME.csv; returns the submission's path."""
     config = config or ThresholdConfig()
-    target = runs_dir / name
+    target = runs_dir / check_run_name(name)
     if target.exists():
         raise BlendError(f"{target} already exists: choose another --run name")
     members = [load_member(Path(run_dir)) for run_dir in run_dirs]
@@ -178,7 +178,7 @@ def submission_path_for(name: str, runs_dir: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     """Exit status: 0 the blend was written, 2 runs that cannot be blended or bad arguments."""
     parser = argparse.ArgumentParser(prog="python -m utils.blend", description="Blend finished runs made on the same data.")
-    parser.add_argument("--run", required=True, help="the blend's name: runs/NAME/ and submissions/NAME.csv")
+    parser.add_argument("--run", required=True, help="the blend's name (a run name): runs/NAME/ and submissions/NAME.csv")
     parser.add_argument("runs", nargs="+", help="the runs to blend (names in --runs-dir, or folders)")
     parser.add_argument("--runs-dir", default=str(REPO_ROOT / "runs"), help="where the runs are and the blend goes (default runs/)")
     args = parser.parse_args(argv)

@@ -6,11 +6,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import dataclasses
 import importlib.util
 import logging
 import re
+import shlex
 import shutil
 import signal
 import sys
@@ -19,13 +21,15 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
-from ..core.data_dir import find_data_dir, is_sample
+from ..core.data_dir import find_data_dir, holds_competition_files, is_sample
+from ..core.errors import KitError
 from ..core.files import UnreadableFileError, read_json
-from ..core.paths import EXECUTED_NOTEBOOKS, INFERENCE_RECORD, REPO_ROOT, THRESHOLDS
+from ..core.path_settings import check_path_settings
+from ..core.paths import EXECUTED_NOTEBOOKS, INFERENCE_RECORD, REPO_ROOT, THRESHOLDS, repo_path
 from ..core.run_lock import LOCK_FILE, RunInUseError, RunLock, check_not_in_use
 from ..core.run_record import (
+    RECORD_FILE,
     STEPS,
-    StaleProductError,
     input_problems,
     mark_step,
     read_record,
@@ -34,7 +38,7 @@ from ..core.run_record import (
     timestamp,
     update_record,
 )
-from ..core.settings import ConfigError, RunConfig
+from ..core.settings import ConfigError, RunConfig, check_run_name
 from ..core.settings_io import load_config, parse_overrides
 from ..core.splits import DataError, load_competition
 from ..core.summary import DESCRIPTIONS, run_summary, write_run_summary
@@ -43,9 +47,10 @@ from .report import try_write_report
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 SAMPLE_WARNING = "DATA: the kit's small authored sample (data/sample): its scores say nothing about the competition"
+KERNEL_NAME = re.compile(r"[A-Za-z0-9._-]+")  # what Jupyter accepts as a kernel's name
 
 
-class PipelineError(RuntimeError):
+class PipelineError(KitError, RuntimeError):
     """A run that cannot start; the message says what to change."""
 
 
@@ -77,14 +82,20 @@ def check_kernel(name: str) -> None:
     specs = KernelSpecManager().find_kernel_specs()
     if name in specs:
         return
-    fix = f"{sys.executable} -m ipykernel install --user --name {name}"
+    if not KERNEL_NAME.fullmatch(name):
+        raise PipelineError(f"--kernel {name!r} is not a Jupyter kernel name (ASCII letters, digits and - . _); "
+                            f"installed kernels: {sorted(specs)}")
+    python = shlex.quote(sys.executable)  # this Python (a virtual environment's own), which the kernel must run
+    fix = f"{python} -m ipykernel install --user --name {name}"
     if importlib.util.find_spec("ipykernel") is None:
-        fix = f"{sys.executable} -m pip install ipykernel && {fix}"
+        fix = f"{python} -m pip install ipykernel && {fix}"
     raise PipelineError(f"Jupyter kernel {name!r} not found (installed: {sorted(specs)}). Register this Python as that kernel:\n  {fix}")
 
 
 def check_new_run(run_dir: Path) -> None:
     """Refuse a run folder that already holds something, with the choices for what it holds."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise PipelineError(f"{run_dir} is a file, not a run folder: choose another --run name")
     if not run_dir.is_dir() or not [path for path in run_dir.iterdir() if path.name != LOCK_FILE]:
         return
     status = read_record(run_dir).get("status")
@@ -95,6 +106,32 @@ def check_new_run(run_dir: Path) -> None:
     else:
         status, choices = "products made outside the pipeline", "choose another --run name, or replace it with --force"
     raise PipelineError(f"{run_dir} already holds a run ({status}): {choices}")
+
+
+def check_replaceable(run_dir: Path) -> None:
+    """Refuse --force on anything but a run of the kit: --force deletes only a folder (not a link) holding the run's record."""
+    if run_dir.is_symlink() or (run_dir.exists() and not run_dir.is_dir()):
+        raise PipelineError(f"{run_dir} is {'a link' if run_dir.is_symlink() else 'a file'}, not a run folder: --force deletes only a "
+                            "run's own folder, so nothing was deleted; choose another --run name")
+    if run_dir.is_dir() and any(path.name != LOCK_FILE for path in run_dir.iterdir()) and not (run_dir / RECORD_FILE).is_file():
+        raise PipelineError(f"{run_dir} is not a run of the kit (it has no record, {RECORD_FILE}): --force deletes only a run, so "
+                            "nothing was deleted; move what the folder holds elsewhere, or choose another --run name")
+
+
+def own_data_dir(config: RunConfig) -> str | None:
+    """The data folder a run was made from (its record), for --force without --data-dir; None for a run without one."""
+    try:
+        recorded = read_record(config.run_dir).get("data_dir")
+    except UnreadableFileError as error:
+        raise PipelineError(f"{error}\n(--force cannot read which data the run was made from: give --data-dir DIR; nothing was "
+                            "deleted)") from None
+    if recorded is None:
+        return None
+    if not holds_competition_files(Path(recorded)):
+        raise PipelineError(f"run '{config.name}' was made from {recorded}, which no longer holds the competition files: give "
+                            "--data-dir DIR to rebuild it from other data (nothing was deleted)")
+    print(f"--force: run '{config.name}' is rebuilt from the data it was made from, {recorded} (--data-dir DIR uses other data)")
+    return recorded
 
 
 def new_run_name(runs_root: Path, now: datetime | None = None) -> str:
@@ -141,12 +178,21 @@ def cell_log(show: bool) -> Iterator[CellLog]:
         logger.level, logger.propagate, logger.handlers = saved[0], saved[1], saved[2]
 
 
+def _drop_unretrieved(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """The event loop's exception handler after Ctrl-C: the stopped notebook's tasks end with exceptions that nobody awaits
+    any more, and asyncio would print each one's traceback when it is collected; anything else is reported as usual."""
+    if not context.get("message", "").endswith("exception was never retrieved"):
+        loop.default_exception_handler(context)
+
+
 @contextlib.contextmanager
 def quiet_after_ctrl_c() -> Iterator[None]:
     """On Ctrl-C, silence the libraries' own reports of the kernel they stop, then interrupt as usual."""
     def interrupt(signum, frame):
         for name in ("papermill", "asyncio", "traitlets"):
             logging.getLogger(name).disabled = True
+        with contextlib.suppress(RuntimeError):  # papermill's loop, running now: its tasks are reported when collected, later
+            asyncio.get_running_loop().set_exception_handler(_drop_unretrieved)
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGINT, interrupt)
@@ -257,12 +303,12 @@ def check_backbone(name: str) -> None:
                           "download it first or give a local folder")
 
 
-def check_data(data_dir: Path) -> None:
-    """Read and check the three competition files (before a --force run deletes anything)."""
+def check_data(data_dir: Path, force: bool) -> None:
+    """Read and check the three competition files before a new run makes its folder (or --force deletes anything)."""
     try:
         load_competition(data_dir)
     except DataError as error:
-        raise PipelineError(f"the data would fail notebook 01, so nothing was started or deleted: {error}") from None
+        raise PipelineError(f"the data would fail notebook 01, so nothing was started{' or deleted' if force else ''}: {error}") from None
 
 
 def first_unfinished(config: RunConfig, notebooks: list[Path]) -> list[Path]:
@@ -288,11 +334,13 @@ def plan_run(
 ) -> Plan:
     """Check settings, run folder, data and kernel; raise ConfigError, FileNotFoundError or PipelineError, or return the plan."""
     reuse = bool(start or only or resume)
+    if run_name is not None:
+        check_run_name(run_name)
     if force and reuse:
         raise PipelineError("--force replaces a whole run; it cannot be combined with --from, --only or --resume: drop one")
     overrides = parse_overrides(overrides)
     config = load_config(config_file, overrides)
-    runs_root = REPO_ROOT / config.runs_dir
+    runs_root = repo_path(config.runs_dir)
     if reuse and not run_name:
         raise PipelineError(f"--from/--only/--resume continue an existing run: name it with --run NAME "
                             f"(runs in {runs_root}: {existing_runs(runs_root)})")
@@ -311,6 +359,9 @@ def plan_run(
                 raise PipelineError("--resume continues with the run's own settings (its params.yaml); to change settings, re-run "
                                     "notebooks with --from NN -p ..., or start a new run")
     check_backbone(config.model.backbone)
+    check_path_settings(config)
+    if force and not (data_dir or config.data_dir):
+        data_dir = own_data_dir(config)
     data_dir = find_data_dir(data_dir or config.data_dir).resolve()
     config = config.replace(data_dir=str(data_dir))
     check_not_in_use(config.run_dir)
@@ -324,10 +375,12 @@ def plan_run(
         problems = input_problems(config, selected[0].stem, read_record(config.run_dir))
         if problems:
             raise PipelineError(stale_message(config.run_dir, selected[0].stem, problems))
-    elif not reuse and not force:
-        check_new_run(config.run_dir)
-    if force:
-        check_data(data_dir)
+    elif not reuse:
+        if force:
+            check_replaceable(config.run_dir)
+        else:
+            check_new_run(config.run_dir)
+        check_data(data_dir, force)
     check_kernel(kernel)
     parameters = {
         "config_file": str(Path(config_file).resolve()) if config_file else None,
@@ -462,12 +515,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-p", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="a setting, e.g. -p train.epochs=3 (value read as YAML; repeat for more)")
     parser.add_argument("--data-dir", help="the folder of the competition files (default: discovered, see docs/data.md)")
-    parser.add_argument("--run", help="the run's name (default: the time, e.g. 2026-11-28_1903)")
+    parser.add_argument("--run", help="the run's name: its folder in the runs folder, 1 to 100 of A-Z a-z 0-9 . _ + - starting with "
+                        "a letter or digit (default: the time, e.g. 2026-11-28_1903)")
     step = parser.add_mutually_exclusive_group()
     step.add_argument("--from", dest="start", metavar="NN", help="continue run --run from notebook NN, reusing the earlier products")
     step.add_argument("--only", metavar="NN", help="re-run only notebook NN of run --run (the later notebooks' products become stale)")
     step.add_argument("--resume", action="store_true", help="continue an interrupted or failed run from its first unfinished notebook")
-    parser.add_argument("--force", action="store_true", help="replace a run that already exists (checked first, then deleted)")
+    parser.add_argument("--force", action="store_true", help="replace a run of the kit that already exists (checked first, then "
+                        "deleted), from the data it was made from unless --data-dir is given")
     parser.add_argument("--kernel", default="python3", help="the Jupyter kernel that runs the notebooks (default: python3)")
     parser.add_argument("--notebooks", default=str(NOTEBOOKS_DIR), help="the folder of the numbered notebooks")
     parser.add_argument("--quiet", action="store_true", help="hide the cells' output (a progress bar in a terminal instead)")
@@ -475,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         plan = plan_run(args.config, args.overrides, args.data_dir, args.run, args.start, args.only, args.force, args.kernel,
                         args.notebooks, args.resume)
-    except (PipelineError, ConfigError, FileNotFoundError, RunInUseError, StaleProductError, UnreadableFileError) as error:
+    except (KitError, FileNotFoundError) as error:
         print(f"Not started: {error}", file=sys.stderr)
         return 2
     status = run_pipeline(plan, log_output=not args.quiet)["status"]

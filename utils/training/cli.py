@@ -19,7 +19,7 @@ from ..core.data_dir import find_data_dir
 from ..core.files import UnreadableFileError
 from ..core.run_record import StaleProductError, begin_step, finish_step
 from ..core.seed import seed_everything
-from ..core.settings import ConfigError, RunConfig
+from ..core.settings import ConfigError, RunConfig, check_run_name
 from ..core.settings_io import load_config, parse_overrides, save_config
 from .distributed import cluster_problems, is_main_process, launch_command, quiet_unless_main
 from .resume import CheckpointMismatch
@@ -29,11 +29,14 @@ TRAINING = "03_training"  # the notebook whose record this script writes
 
 
 def run_settings(run_dir: Path, overrides: list[str]) -> RunConfig:
-    """The run's params.yaml with `overrides` on top, for the run folder wherever it is now; every process computes the same."""
+    """The run's params.yaml with `overrides` on top, for the run folder wherever it is now (its name is the folder's, a run
+    name); every process computes the same."""
+    run_dir = run_dir.resolve()
+    check_run_name(run_dir.name)
     if not (run_dir / PARAMS_FILE).is_file():
         raise FileNotFoundError(f"{run_dir / PARAMS_FILE} not found: start the run with its first notebooks "
                                 f"(python -m utils.pipeline --run {run_dir.name} ...), then train it here")
-    changes = {**parse_overrides(overrides), "runs_dir": str(run_dir.resolve().parent)}
+    changes = {**parse_overrides(overrides), "runs_dir": str(run_dir.parent)}
     config = load_config(run_dir / PARAMS_FILE, changes).replace(name=run_dir.name)
     return config.replace(data_dir=str(find_data_dir(config.data_dir).resolve()))
 

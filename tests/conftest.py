@@ -1,8 +1,14 @@
-"""Shared fixtures: the sample data folder, the shared competition data (skipped when absent), CSV writers."""
+"""Shared fixtures: the sample data folder, the shared competition data (skipped when absent), CSV writers; the guard that
+keeps the fast tier fast (a test not marked e2e that starts a notebook, a pipeline or a training process fails)."""
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import re
+import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,6 +18,77 @@ sys.path.insert(0, str(REPO_ROOT))
 SAMPLE_DIR = REPO_ROOT / "data" / "sample"
 SHARED_DATA = Path(os.environ.get("KIT_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 HEADER = "text,anger,disgust,fear,joy,sadness,surprise,neutral"
+
+
+E2E_COMMAND = re.compile(r"utils\.(pipeline|train|benchmark|kaggle_kernel)\b(?!\.)|torchrun|accelerate|papermill|jupyter")
+
+
+@pytest.fixture(autouse=True)
+def fast_tier_guard(request, monkeypatch):
+    """In the fast tier, starting a notebook kernel, a kit command in a subprocess or a worker process is an error that
+    names the e2e marker (the end-to-end tier's tests carry it)."""
+    if request.node.get_closest_marker("e2e"):
+        return
+    import multiprocessing.process
+    import subprocess
+
+    import papermill
+
+    def refuse(what):
+        raise AssertionError(f"{request.node.nodeid} {what}: mark it @pytest.mark.e2e (the end-to-end tier) or test the code in-process")
+
+    popen = subprocess.Popen
+
+    def guarded_popen(args, *rest, **options):
+        command = " ".join(map(str, args)) if isinstance(args, list | tuple) else str(args)
+        if E2E_COMMAND.search(command):
+            refuse(f"starts `{command[:80]}`")
+        return popen(args, *rest, **options)
+
+    monkeypatch.setattr(subprocess, "Popen", guarded_popen)
+    monkeypatch.setattr(papermill, "execute_notebook", lambda *args, **kwargs: refuse("runs a notebook under papermill"))
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", lambda self: refuse("starts a worker process"))
+
+
+SMALL_RUN = ["train.folds=2", "train.epochs=1", "model.navec.hidden_size=16", "model.head.hidden_size=16", "tfidf.max_iter=50",
+             "expansion.enabled=true"]  # the shared sample run's settings: every notebook and member, in about a minute
+
+
+@dataclass
+class SampleRun:
+    """The shared run: `root` holds runs/sample/ and submissions/sample.csv; what the pipeline printed."""
+
+    root: Path
+    out: str
+    err: str
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / "runs" / "sample"
+
+    def copy(self, tmp_path: Path) -> Path:
+        """A copy of the root (runs/ and submissions/) to change freely; returns the copied run folder."""
+        shutil.copytree(self.root, tmp_path, dirs_exist_ok=True)
+        return tmp_path / "runs" / "sample"
+
+
+def small_run_args(runs_dir: Path) -> list[str]:
+    """`-p` arguments for a run with the shared run's settings into `runs_dir`."""
+    return [item for setting in [f"runs_dir={runs_dir}", *SMALL_RUN] for item in ("-p", setting)]
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory) -> SampleRun:
+    """ONE run of the kit's real notebooks 01-06 on the sample (SMALL_RUN settings), shared by the end-to-end tests that only
+    read a finished run's products; a test that changes it works on `sample_run.copy(tmp_path)`."""
+    from utils.run.pipeline import main
+
+    root = tmp_path_factory.mktemp("sample_run")
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["--data-dir", str(SAMPLE_DIR), "--run", "sample", *small_run_args(root / "runs")])
+    assert code == 0, err.getvalue()[-5000:]
+    return SampleRun(root, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture

@@ -59,7 +59,6 @@ print("submission written to", path)""",
 }
 
 REAL_NOTEBOOKS = [REPO_ROOT / "notebooks" / f"{name}.ipynb" for name in (*STEPS, "06_error_analysis")]  # the kit's own 01-06
-MISSING_NOTEBOOKS = [path.name for path in REAL_NOTEBOOKS if not path.is_file()]
 
 
 def standin_notebook(name: str) -> nbformat.NotebookNode:

@@ -5,7 +5,6 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO_ROOT, record_step
 
 from utils.analysis.mistakes import (
     NO_WRONG_LABEL,
@@ -19,9 +18,8 @@ from utils.analysis.mistakes import (
 )
 from utils.analysis.plots import plot_f1_by_group, plot_label_errors, plot_mistaken_for, plot_word_weights
 from utils.analysis.words import load_linear_member, word_weights
-from utils.core.paths import VALID_PROBS
 from utils.core.probs_files import write_probs
-from utils.core.settings import RunConfig, TextConfig, TfidfConfig
+from utils.core.settings import TextConfig, TfidfConfig
 from utils.core.splits import LABELS, label_matrix, read_split
 from utils.thresholds.recalibration import Recalibration
 from utils.thresholds.search import ThresholdChoice
@@ -170,33 +168,18 @@ def test_every_figure_has_titles_and_labelled_axes(four_rows, member):
         plt.close(figure)
 
 
-@pytest.mark.slow
-def test_notebook_06_runs_on_the_sample_and_writes_its_tables_and_figures(tmp_path, sample_dir):
+@pytest.mark.e2e
+def test_notebook_06_runs_on_the_sample_and_writes_its_tables_and_figures(sample_run):
     import nbformat
-    import papermill
 
-    valid = read_split(sample_dir / "valid.csv")
-    config = RunConfig(name="nb06", data_dir=str(sample_dir), runs_dir=str(tmp_path))
-    run_dir = config.run_dir
-    y = label_matrix(valid)
-    train = read_split(sample_dir / "train.csv")
-    member = TfidfClassifier(TfidfConfig(), TextConfig()).fit(train["text"], label_matrix(train))
-    record_step(config, "03_training", lambda: (member.save(run_dir / "tfidf"), write_probs(
-        np.clip(0.4 * y + 0.55 * np.random.default_rng(1).random(y.shape), 0, 1), run_dir / VALID_PROBS)))
-    record_step(config, "04_threshold_search", lambda: (run_dir / "thresholds.json").write_text(json.dumps(choice(0.5, "top").as_dict())))
-    output = tmp_path / "06.ipynb"
-    papermill.execute_notebook(
-        str(REPO_ROOT / "notebooks" / "06_error_analysis.ipynb"), str(output),
-        parameters={"data_dir": str(sample_dir), "run_name": "nb06", "overrides": {"runs_dir": str(tmp_path)}},
-        cwd=str(REPO_ROOT / "notebooks"), kernel_name="python3", progress_bar=False,
-    )
-    errors = run_dir / "errors"
+    errors = sample_run.run_dir / "errors"
     pngs = sorted(path.name for path in errors.glob("*.png"))
     assert pngs == ["f1_by_group.png", "mistaken_for.png", "per_label.png", "word_weights.png"]
     assert sorted(path.name for path in errors.glob("*.csv")) == [
         "f1_by_group.csv", "false_negatives.csv", "false_positives.csv", "mistaken_for.csv", "per_label.csv", "word_weights.csv"]
     assert len(pd.read_csv(errors / "false_positives.csv")) == 15
     assert pd.read_csv(errors / "per_label.csv")["label"].tolist() == [*LABELS, "weighted"]
-    outputs = [out for cell in nbformat.read(output, as_version=4).cells for out in cell.get("outputs", [])]
+    executed = sample_run.run_dir / "notebooks" / "06_error_analysis.ipynb"
+    outputs = [out for cell in nbformat.read(executed, as_version=4).cells for out in cell.get("outputs", [])]
     shown = [out for out in outputs if "image/png" in out.get("data", {})]
     assert len(shown) == len(pngs)

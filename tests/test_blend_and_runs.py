@@ -1,13 +1,16 @@
 """Blending finished runs, and the table of runs."""
+import json
+import shutil
+
 import numpy as np
 import pytest
 from conftest import SAMPLE_DIR, record_step
 
-from utils.core.paths import TEST_PROBS, THRESHOLDS, VALID_PROBS
+from utils.core.paths import ESTIMATE, TEST_PROBS, THRESHOLDS, VALID_PROBS
 from utils.core.probs_files import write_probs
 from utils.core.run_record import StaleProductError, update_record
 from utils.core.settings import RunConfig, ThresholdConfig
-from utils.core.splits import label_matrix, load_competition
+from utils.core.splits import LABELS, label_matrix, load_competition
 from utils.inference.predictor import Predictor
 from utils.inference.submission import check_submission
 from utils.run.blend import BlendError, blend_runs, main
@@ -35,7 +38,7 @@ def finished_run(runs_dir, name, signal_labels, seed, folds=5, data_dir=SAMPLE_D
 
     record_step(config, "03_training", train)
     choice = choose_thresholds(Y, valid, ThresholdConfig(bootstrap=50))
-    record_step(config, "04_threshold_search", lambda: (config.run_dir / THRESHOLDS).write_text(__import__("json").dumps(choice.as_dict())))
+    record_step(config, "04_threshold_search", lambda: (config.run_dir / THRESHOLDS).write_text(json.dumps(choice.as_dict())))
     record_step(config, "05_inference", lambda: write_probs(test, config.run_dir / TEST_PROBS))
     update_record(config.run_dir, lambda record: record.update(status="finished"))
     return config.run_dir
@@ -47,9 +50,9 @@ def runs(tmp_path_factory):
     return root, finished_run(root / "runs", "a", [0, 3, 6], seed=1), finished_run(root / "runs", "b", [1, 2, 4, 5], seed=2)
 
 
-@pytest.mark.slow
-def test_a_blend_of_runs_with_complementary_signal_beats_both_honestly(runs, capsys):
-    root, a, b = runs
+def test_a_blend_of_runs_with_complementary_signal_beats_both_honestly(runs, tmp_path, capsys):
+    shutil.copytree(runs[0] / "runs", tmp_path / "runs")  # the blend and the change below stay out of the shared runs
+    root, a, b = tmp_path, tmp_path / "runs" / "a", tmp_path / "runs" / "b"
     path = blend_runs("ab", [a, b], root / "runs")
     assert path == root / "submissions" / "ab.csv" and len(check_submission(path, SAMPLE_DIR / "test_without_answers.csv")) == 150
     printed = capsys.readouterr().out
@@ -57,7 +60,7 @@ def test_a_blend_of_runs_with_complementary_signal_beats_both_honestly(runs, cap
     config = ThresholdConfig()
     alone = [nested_estimates(Y, {"clean": np.loadtxt(run / VALID_PROBS, delimiter=",", skiprows=1)[:, 1:]}, "clean", config, 42)["clean"]
              for run in (a, b)]
-    blend = __import__("json").loads((root / "runs" / "ab" / "summary.json").read_text())
+    blend = json.loads((root / "runs" / "ab" / "summary.json").read_text())
     assert blend["cv_weighted_f1"] >= max(estimate.weighted_f1 for estimate in alone) - 0.02
     assert blend["cv_weighted_f1_ci"][0] <= blend["cv_weighted_f1"] <= blend["cv_weighted_f1_ci"][1]
     table = runs_table(root / "runs")
@@ -91,7 +94,10 @@ def test_a_run_that_is_not_out_of_fold_is_blended_with_a_caveat(tmp_path, capsys
 
 
 def test_the_runs_table_names_failed_and_interrupted_runs_and_changed_settings(runs, tmp_path, capsys):
-    root = runs[0]
+    shutil.copytree(runs[0] / "runs", tmp_path / "runs")
+    root = tmp_path
+    estimate = {"weighted_f1": 0.61, "ci": [0.58, 0.64], "per_label_f1": dict.fromkeys(LABELS, 0.6)}
+    (root / "runs" / "a" / ESTIMATE).write_text(json.dumps({"clean": estimate}))  # one run with an estimate, as notebook 04 writes
     for name, status in (("broken", "failed"), ("stopped", "interrupted")):
         config = RunConfig(name=name, data_dir=str(SAMPLE_DIR), runs_dir=str(root / "runs"))
         update_record(config.run_dir, lambda record, name=name, status=status: record.update(
@@ -104,6 +110,7 @@ def test_the_runs_table_names_failed_and_interrupted_runs_and_changed_settings(r
     assert by_name == sorted(by_name) and {"a", "b", "broken", "stopped"} <= set(by_name)
     by_f1 = runs_table(root / "runs", "cv_f1")
     assert by_f1["cv_f1"].dropna().is_monotonic_decreasing and by_f1["cv_f1"].iloc[-1] != by_f1["cv_f1"].iloc[-1], "no estimate: last"
+    assert by_f1["run"].iloc[0] == "a"
     target = tmp_path / "runs.csv"
     assert runs_main(["--runs-dir", str(root / "runs"), "--csv", str(target)]) == 0
     written = target.read_text(encoding="utf-8").splitlines()

@@ -47,7 +47,7 @@ def held_out_rows_come_from_their_fold_model(run_dir, tfidf_weight: float = 0.0)
         assert not np.allclose(probs[held_out], blended(models[1 - k]), atol=1e-3)
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 @NO_GPU
 def test_two_processes_give_a_valid_run_within_noise_of_one_and_only_one_prints(tmp_path):
     runs = {n: new_run(tmp_path, f"p{n}", **{"model.navec.hidden_size": 128, "model.navec.ngram_buckets": 32768,
@@ -65,14 +65,14 @@ def test_two_processes_give_a_valid_run_within_noise_of_one_and_only_one_prints(
 
 
 @NO_GPU
-def test_more_processes_than_the_machine_has_are_refused_before_training(tmp_path):
+def test_more_processes_than_the_machine_has_are_refused_before_training(tmp_path, capsys):
     assert resolve_processes(TrainConfig(num_processes="auto")) == 1
     too_many = (os.cpu_count() or 1) + 1
     with pytest.raises(ConfigError, match=rf"train\.num_processes = {too_many} but this machine has {too_many - 1} CPU cores and no GPU"):
         resolve_processes(TrainConfig(num_processes=too_many))
     run_dir = new_run(tmp_path, "many", **{"train.epochs": 1})
-    refused = train(run_dir, "-p", f"train.num_processes={too_many}")
-    assert refused.returncode == 2 and f"Not trained: train.num_processes = {too_many} but" in refused.stderr
+    assert main([str(run_dir), "-p", f"train.num_processes={too_many}"]) == 2
+    assert f"Not trained: train.num_processes = {too_many} but" in capsys.readouterr().err
     assert not (run_dir / "model").exists()
 
 
@@ -139,7 +139,7 @@ def test_an_unreachable_cluster_is_refused_before_anything_starts(tmp_path, caps
                                                         "(made by `accelerate config`)"]
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 @NO_GPU
 def test_two_machines_train_one_run_through_the_entry_point(tmp_path):
     """The multi-node recipe on one host: two 'machines' of one process each, rendezvous at 127.0.0.1, one run folder."""
@@ -157,7 +157,7 @@ def test_two_machines_train_one_run_through_the_entry_point(tmp_path):
     assert (run_dir / "metrics.json").is_file() and not (run_dir / "model" / "checkpoints").exists()
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 @NO_GPU
 def test_notebook_03_under_papermill_trains_in_two_processes(tmp_path):
     import nbformat

@@ -7,9 +7,8 @@ import matplotlib.pyplot as plt
 import nbformat
 import numpy as np
 import pandas as pd
-import papermill
 import pytest
-from conftest import HEADER, REPO_ROOT
+from conftest import HEADER
 
 from utils.core.settings import RunConfig
 from utils.core.splits import LABELS, TEXT, read_split
@@ -223,21 +222,16 @@ def test_figures_show_the_numbers_and_save_as_png(splits, tmp_path):
         assert not plt.fignum_exists(figure.number)
 
 
-@pytest.mark.slow
-def test_notebook_runs_on_the_sample_and_writes_figures_and_summary(sample_dir, tmp_path):
-    output = tmp_path / "01_eda.ipynb"
-    papermill.execute_notebook(
-        str(REPO_ROOT / "notebooks" / "01_eda.ipynb"), str(output),
-        parameters={"data_dir": str(sample_dir), "run_name": "eda", "overrides": {"runs_dir": str(tmp_path)}},
-        cwd=str(REPO_ROOT / "notebooks"), kernel_name="python3", progress_bar=False,
-    )
-    eda_dir = tmp_path / "eda" / "eda"
+@pytest.mark.e2e
+def test_notebook_runs_on_the_sample_and_writes_figures_and_summary(sample_run, sample_dir):
+    eda_dir = sample_run.run_dir / "eda"
     pngs = sorted(path.name for path in eda_dir.glob("*.png"))
     assert pngs == sorted(["alphabet.png", "label_histogram.png", "cooccurrence_train.png", "cooccurrence_valid.png",
                            "text_lengths.png", "lengths_by_label.png", "top_words.png"])
     summary = json.loads((eda_dir / "summary.json").read_text(encoding="utf-8"))
     assert summary["splits"]["valid"]["rows"] == len(read_split(sample_dir / "valid.csv"))
-    shown = [out for cell in nbformat.read(output, as_version=4).cells for out in cell.get("outputs", [])
+    executed = sample_run.run_dir / "notebooks" / "01_eda.ipynb"
+    shown = [out for cell in nbformat.read(executed, as_version=4).cells for out in cell.get("outputs", [])
              if "image/png" in out.get("data", {})]
     assert len(shown) == len(pngs)
 

@@ -159,7 +159,7 @@ def test_written_files_read_back(folders, tmp_path, capsys):
     assert "Note: replacing" in capsys.readouterr().out
 
 
-def run_notebook(tmp_path, data_dir=None):
+def run_notebook(tmp_path, data_dir):
     output = tmp_path / "out.ipynb"
     parameters = {"run_name": "nb", "overrides": {"runs_dir": str(tmp_path / "runs"), "expansion.enabled": True}, "data_dir": data_dir}
     papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "02_data_expansion.ipynb"), str(output), parameters=parameters,
@@ -168,9 +168,11 @@ def run_notebook(tmp_path, data_dir=None):
     return tmp_path / "runs" / "nb", printed
 
 
-@pytest.mark.slow
-def test_notebook_on_the_sample(tmp_path):
-    run_dir, printed = run_notebook(tmp_path)
+@pytest.mark.e2e
+def test_notebook_on_the_sample(sample_run):
+    run_dir = sample_run.run_dir
+    executed = nbformat.read(run_dir / "notebooks" / "02_data_expansion.ipynb", as_version=4)
+    printed = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
     assert "Notice: no external corpora folder" in printed
     expanded = read_split(run_dir / "train_expanded.csv", extra_columns=("source",))
     assert set(expanded["source"]) >= {"train", "rare_labels", "asr_noise"}
@@ -178,7 +180,7 @@ def test_notebook_on_the_sample(tmp_path):
             "report.json"} <= {p.name for p in (run_dir / "expansion").iterdir()}
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_notebook_on_the_competition_data_adds_guarded_corpus_rows(competition_dir, tmp_path):
     if not (SHARED_DATA / "external" / "ru_izard_emotions.csv").is_file():
         pytest.skip("external corpora not found")

@@ -10,8 +10,9 @@ import nbformat
 import papermill
 import pytest
 import yaml
-from conftest import REPO_ROOT, SAMPLE_DIR
-from standin_notebooks import MISSING_NOTEBOOKS, write_standins
+from conftest import REPO_ROOT, SAMPLE_DIR, SMALL_RUN
+from standin_notebooks import REAL_NOTEBOOKS as NOTEBOOKS
+from standin_notebooks import write_standins
 
 from utils.inference.submission import check_submission
 from utils.run import kaggle_kernel
@@ -122,19 +123,6 @@ def test_the_build_refuses_an_unknown_setting(tmp_path, standins, capsys):
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.slow
-def test_the_built_kernel_runs_in_a_fake_kaggle_layout(tmp_path, standins, monkeypatch):
-    kaggle_input, working = run_in_fake_kaggle(tmp_path, standins, monkeypatch)  # the stand-ins: seconds each
-    check_submission(working / "submission.csv", kaggle_input / "cryptonite-hack-sf" / "test_without_answers.csv")
-    run_dir = working / "runs" / "kaggle"
-    assert sorted(p.name for p in (run_dir / "notebooks").glob("*.ipynb")) == sorted(p.name for p in standins.iterdir())
-    params = yaml.safe_load((run_dir / "params.yaml").read_text())
-    assert params["model"]["backbone"] == "navec" and params["train"]["precision"] == "fp16"
-    assert params["data_dir"] == str(kaggle_input / "cryptonite-hack-sf")
-    assert (working / "utils" / "pipeline.py").is_file(), "the kernel wrote the kit into the working folder"
-    assert (working / "report.html").read_bytes() == (run_dir / "report.html").read_bytes(), "the report lies beside submission.csv"
-
-
 def test_the_kernel_stops_without_the_competition_input(tmp_path, monkeypatch):
     monkeypatch.delenv("KIT_DATA_DIR", raising=False)
     (tmp_path / "input" / "some-dataset").mkdir(parents=True)
@@ -168,11 +156,16 @@ def test_push_runs_kaggle_kernels_push_on_the_built_folder(tmp_path, standins, m
     assert "kaggle kernels output someone/cryptonite-emotion-kit" in capsys.readouterr().out
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(bool(MISSING_NOTEBOOKS), reason=f"the real notebooks are not all written yet: {MISSING_NOTEBOOKS} missing")
+@pytest.mark.e2e
 def test_the_kernel_built_from_the_real_notebooks_runs_in_a_fake_kaggle_layout(tmp_path, monkeypatch):
-    kaggle_input, working = run_in_fake_kaggle(tmp_path, REPO_ROOT / "notebooks", monkeypatch)
+    kaggle_input, working = run_in_fake_kaggle(tmp_path, REPO_ROOT / "notebooks", monkeypatch, SMALL_RUN)
     check_submission(working / "submission.csv", kaggle_input / "cryptonite-hack-sf" / "test_without_answers.csv")
-    record = json.loads((working / "runs" / "kaggle" / "manifest.json").read_text())
+    run_dir = working / "runs" / "kaggle"
+    record = json.loads((run_dir / "manifest.json").read_text())
     assert record["status"] == "finished" and len(record["pipeline"]["notebooks"]) == 6
-    assert (working / "report.html").is_file()
+    assert sorted(p.name for p in (run_dir / "notebooks").glob("*.ipynb")) == sorted(p.name for p in NOTEBOOKS)
+    params = yaml.safe_load((run_dir / "params.yaml").read_text())
+    assert params["model"]["backbone"] == "navec" and params["train"]["precision"] == "fp16" and params["train"]["folds"] == 2
+    assert params["data_dir"] == str(kaggle_input / "cryptonite-hack-sf")
+    assert (working / "utils" / "pipeline.py").is_file(), "the kernel wrote the kit into the working folder"
+    assert (working / "report.html").read_bytes() == (run_dir / "report.html").read_bytes(), "the report lies beside submission.csv"

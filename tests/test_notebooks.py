@@ -13,6 +13,7 @@ ROOT = next(p for p in [Path.cwd(), *Path.cwd().parents] if (p / "utils" / "__in
 sys.path.insert(0, str(ROOT))"""
 
 
+@pytest.mark.e2e
 def test_a_notebook_in_notebooks_imports_utils(tmp_path):
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [
@@ -25,6 +26,13 @@ def test_a_notebook_in_notebooks_imports_utils(tmp_path):
     papermill.execute_notebook(str(source), str(output), cwd=str(REPO_ROOT / "notebooks"), progress_bar=False)
     printed = nbformat.read(output, as_version=4).cells[1].outputs[0]["text"]
     assert printed.strip() == "7"
+
+
+def test_the_kits_notebooks_are_the_ones_the_tests_run():
+    from standin_notebooks import REAL_NOTEBOOKS, STEPS
+
+    assert [path.name for path in NOTEBOOKS] == [path.name for path in REAL_NOTEBOOKS], "a notebook renamed, added or removed"
+    assert [path.stem for path in REAL_NOTEBOOKS[: len(STEPS)]] == list(STEPS), "a stand-in for each of the notebooks 01-05"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])

@@ -59,6 +59,7 @@ def products(run_dir) -> dict[str, bytes]:
     return {str(path.relative_to(run_dir)): path.read_bytes() for path in files}
 
 
+@pytest.mark.e2e
 def test_a_killed_training_resumes_to_the_same_bytes_as_an_uninterrupted_one(tmp_path):
     settings = {"train.epochs": 5, "tfidf.weight": 0.5, "tfidf.min_df": 1}  # the TF-IDF worker dies too and trains again
     whole, killed = new_run(tmp_path, "whole", **settings), new_run(tmp_path, "killed", **settings)
@@ -74,6 +75,7 @@ def test_a_killed_training_resumes_to_the_same_bytes_as_an_uninterrupted_one(tmp
     assert not (killed / "model" / "checkpoints").exists(), "checkpoints are removed once the training has finished"
 
 
+@pytest.mark.e2e
 def test_folds_trained_side_by_side_are_the_models_of_one_process_and_resume_after_a_kill(tmp_path):
     settings = {"train.epochs": 3, "train.folds": 3}
     one = new_run(tmp_path, "one", **settings, **{"train.fold_workers": 1})
@@ -87,7 +89,7 @@ def test_folds_trained_side_by_side_are_the_models_of_one_process_and_resume_aft
     assert products(side_by_side) == products(one) and len(products(one)) == 4
 
 
-@pytest.mark.slow
+@pytest.mark.e2e
 def test_two_processes_killed_inside_an_epoch_resume_to_the_same_bytes(tmp_path):
     settings = {"train.epochs": 3, "train.num_processes": 2, "train.checkpoint_steps": 1, "train.batch_size": 64}
     whole, killed = new_run(tmp_path, "whole", **settings), new_run(tmp_path, "killed", **settings)
@@ -101,18 +103,22 @@ def test_two_processes_killed_inside_an_epoch_resume_to_the_same_bytes(tmp_path)
     assert products(killed) == products(whole)
 
 
-def test_resume_refuses_other_settings_naming_them_and_trains_nothing(tmp_path):
+def test_resume_refuses_other_settings_naming_them_and_trains_nothing(tmp_path, capsys):
+    from utils.training.cli import main
+
     run_dir = new_run(tmp_path, "kept", **{"train.epochs": 2, "train.keep_checkpoints": True})
-    assert train(run_dir).returncode == 0
+    assert main([str(run_dir)]) == 0  # in this process: the same code as python -m utils.train
     assert sorted(p.name for p in (run_dir / "model" / "checkpoints").iterdir()) == ["part_0", "part_1", "training.json"]
     weights = products(run_dir)
-    again = train(run_dir)  # the same settings: every fold is loaded, nothing trains
-    assert again.returncode == 0 and "fold 1 finished; fold 2 finished" in again.stdout and "epoch 1/2" not in again.stdout
+    capsys.readouterr()
+    assert main([str(run_dir)]) == 0  # the same settings: every fold is loaded, nothing trains
+    again = capsys.readouterr().out
+    assert "fold 1 finished; fold 2 finished" in again and "epoch 1/2" not in again
     assert products(run_dir) == weights
-    refused = train(run_dir, "-p", "train.epochs=3", "-p", "model.navec.hidden_size=8")
-    assert refused.returncode == 2
-    assert "holds a training made with other settings or data (model.navec.hidden_size: 16 -> 8; train.epochs: 2 -> 3)" in refused.stderr
-    assert f"delete {run_dir / 'model' / 'checkpoints'} to start this training over" in refused.stderr
+    assert main([str(run_dir), "-p", "train.epochs=3", "-p", "model.navec.hidden_size=8"]) == 2
+    refused = capsys.readouterr().err
+    assert "holds a training made with other settings or data (model.navec.hidden_size: 16 -> 8; train.epochs: 2 -> 3)" in refused
+    assert f"delete {run_dir / 'model' / 'checkpoints'} to start this training over" in refused
     assert products(run_dir) == weights
 
 

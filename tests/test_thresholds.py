@@ -1,7 +1,6 @@
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.metrics import f1_score
 
@@ -107,27 +106,17 @@ def test_recalibration_learns_label_exclusion_and_round_trips_through_json():
     assert choice.cv_f1 > max(row["cv_f1"] for row in choice.table if not row["recalibrate"]) + 0.03
 
 
-@pytest.mark.slow
-def test_notebook_04_writes_thresholds_from_valid_probs(tmp_path, sample_dir):
+@pytest.mark.e2e
+def test_notebook_04_writes_thresholds_from_valid_probs(sample_run, sample_dir):
     import json
 
-    import papermill
-    from conftest import REPO_ROOT, record_step
-
     from utils.core.paths import VALID_PROBS
-    from utils.core.settings import RunConfig
+    from utils.core.probs_files import read_probs
     from utils.core.splits import label_matrix, load_competition
 
     y = label_matrix(load_competition(sample_dir).valid)
-    probs = np.clip(0.6 * y + 0.5 * RNG.random(y.shape), 0, 1)
-    config = RunConfig(name="nb04", data_dir=str(sample_dir), runs_dir=str(tmp_path))
-    run_dir = config.run_dir
-    record_step(config, "03_training", lambda: pd.DataFrame(probs, columns=LABELS).to_csv(run_dir / VALID_PROBS, index=False))
-    papermill.execute_notebook(
-        str(REPO_ROOT / "notebooks" / "04_threshold_search.ipynb"), str(tmp_path / "out.ipynb"),
-        parameters={"data_dir": str(sample_dir), "run_name": "nb04", "overrides": {"runs_dir": str(tmp_path)}},
-        cwd=str(REPO_ROOT / "notebooks"), kernel_name="python3", progress_bar=False,
-    )
+    run_dir = sample_run.run_dir
+    probs = read_probs(run_dir / VALID_PROBS)
     saved = json.loads((run_dir / "thresholds.json").read_text(encoding="utf-8"))
     assert saved["mode"] in ("global", "per_label") and list(saved["thresholds"]) == LABELS
     assert len(saved["table"]) == 12 and len(saved["comparisons"]) == 3

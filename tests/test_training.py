@@ -230,18 +230,34 @@ def test_k_fold_run_saves_fold_models_and_out_of_fold_probabilities(tmp_path):
     assert pd.read_csv(run_dir / "training_log.csv")["fold"].tolist() == [0, 1]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("backbone", ["navec", "tiny_bert"])
-def test_training_notebook_runs_under_papermill(tmp_path, backbone):
+def executed_outputs(path) -> str:
+    """What an executed notebook's code cells printed."""
     import nbformat
+
+    return "".join(o.get("text", "") for cell in nbformat.read(path, as_version=4).cells for o in cell.get("outputs", []))
+
+
+@pytest.mark.e2e
+def test_training_notebook_ran_in_the_shared_run(sample_run):
+    run_dir = sample_run.run_dir
+    assert {"valid_probs_raw.csv", "metrics.json", "training_log.csv", "training_curves.png",
+            "params.yaml"} <= {p.name for p in run_dir.iterdir()}
+    assert json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["backbone"] == "navec"
+    printed = executed_outputs(run_dir / "notebooks" / "03_training.ipynb")
+    assert "epoch 1/1: train loss" in printed and "valid F1 weighted" in printed
+    assert len(load_models(run_dir / "model")) == 2 and (run_dir / "tfidf" / "tfidf.safetensors").is_file()  # train.folds=2 + TF-IDF
+
+
+@pytest.mark.e2e
+def test_training_notebook_runs_a_hugging_face_backbone_under_papermill(tmp_path):
     import papermill
     from conftest import REPO_ROOT
     from tiny_models import build_tiny_bert
 
-    overrides = {"runs_dir": str(tmp_path), "train.epochs": 2, "train.num_threads": 1}
-    if backbone == "tiny_bert":
-        texts = read_split(SAMPLE_DIR / "train.csv").text.tolist()
-        overrides.update({"model.backbone": str(build_tiny_bert(tmp_path / "bert", texts)), "model.pooling": "cls", "train.lr": 1e-3})
+    texts = read_split(SAMPLE_DIR / "train.csv").text.tolist()
+    backbone = str(build_tiny_bert(tmp_path / "bert", texts))
+    overrides = {"runs_dir": str(tmp_path), "train.epochs": 2, "train.num_threads": 1, "model.backbone": backbone,
+                 "model.pooling": "cls", "train.lr": 1e-3}
     output = tmp_path / "out.ipynb"
     papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "03_training.ipynb"), str(output), cwd=str(REPO_ROOT / "notebooks"),
                                parameters={"data_dir": str(SAMPLE_DIR), "run_name": "nb", "overrides": overrides},
@@ -249,12 +265,13 @@ def test_training_notebook_runs_under_papermill(tmp_path, backbone):
     run_dir = tmp_path / "nb"
     assert {"valid_probs_raw.csv", "metrics.json", "training_log.csv", "training_curves.png",
             "params.yaml"} <= {p.name for p in run_dir.iterdir()}
-    assert json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["backbone"] == overrides.get("model.backbone", "navec")
-    printed = "".join(o.get("text", "") for cell in nbformat.read(output, as_version=4).cells for o in cell.get("outputs", []))
+    assert json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["backbone"] == backbone
+    printed = executed_outputs(output)
     assert "epoch 2/2: train loss" in printed and "valid F1 weighted" in printed
     assert len(load_models(run_dir / "model")) == 5 and (run_dir / "tfidf" / "tfidf.safetensors").is_file()  # the default: 5 folds + TF-IDF
 
 
+@pytest.mark.e2e
 def test_tfidf_member_is_trained_on_the_same_folds_and_blended(tmp_path):
     overrides = {"model.navec.hidden_size": 16, "train.epochs": 1, "train.folds": 2, "tfidf.weight": 0.4, "tfidf.min_df": 1}
     run_dir, metrics = run_training_products(tmp_path, "blend", overrides)
@@ -265,6 +282,7 @@ def test_tfidf_member_is_trained_on_the_same_folds_and_blended(tmp_path):
     assert metrics["weighted_f1"] != metrics["members"]["neural"]["weighted_f1"]
 
 
+@pytest.mark.e2e
 def test_score_as_test_predicts_held_out_valid_rows_written_as_the_test(tmp_path):
     from utils.training.folds import valid_folds
     from utils.training.tfidf import TfidfClassifier
@@ -282,6 +300,7 @@ def test_score_as_test_predicts_held_out_valid_rows_written_as_the_test(tmp_path
     assert not np.allclose(predict_probs(models[0], raw), predict_probs(models[0], styled), atol=1e-5)  # capitals, punctuation kept
 
 
+@pytest.mark.e2e
 def test_held_out_rows_are_also_scored_written_with_asr_noise_by_the_members_that_did_not_see_them(tmp_path):
     from utils.core.paths import VALID_NOISY_PROBS
     from utils.core.settings_io import load_config

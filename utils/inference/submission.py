@@ -172,7 +172,7 @@ def sample_made(path: Path) -> bool:
     again (line ends, a byte-order mark, quoting, encoding): a submission made from the sample, with or without a record."""
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # its notes (a byte-order mark) are printed when the file is checked
-            rows = [row for row in csv_records(decode_csv_bytes(path.read_bytes(), path), path) if row]
+            rows = [row for _, row in csv_records(decode_csv_bytes(path.read_bytes(), path), path) if row]
     except (OSError, DataError):
         return False
     header = [name.strip() for name in rows[0]] if rows else []

@@ -237,7 +237,10 @@ def summarize(run_dir: Path, record: dict) -> str:
         lines.append(SAMPLE_WARNING)
     lines += [f"  {name:<28}{step.get('seconds', 0):8.1f} s  {step.get('status')}" for name, step in notebooks.items()]
     lines += estimate_lines(run_summary(run_dir))
-    chosen = read_json(run_dir / THRESHOLDS)
+    try:
+        chosen, unreadable = read_json(run_dir / THRESHOLDS), ""
+    except UnreadableFileError as error:  # the end of a run reports what it can
+        chosen, unreadable = {}, f" ({error})"
     thresholds = chosen.get("thresholds")
     if isinstance(thresholds, dict) and thresholds:
         how = ", ".join(f"{key} {chosen[key]}" for key in ("mode", "empty_rule") if key in chosen)
@@ -245,7 +248,7 @@ def summarize(run_dir: Path, record: dict) -> str:
                            for label, value in thresholds.items())
         lines.append(f"thresholds{f' ({how})' if how else ''}: {values}")
     else:
-        lines.append("thresholds: not available")
+        lines.append(f"thresholds: not available{unreadable}")
     lines.append(f"submission: {record.get('submission') or 'not available'}")
     lines.append(f"report: {record.get('report') or 'not available'}")
     return "\n".join(lines)

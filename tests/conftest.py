@@ -23,6 +23,18 @@ HEADER = "text,anger,disgust,fear,joy,sadness,surprise,neutral"
 E2E_COMMAND = re.compile(r"utils\.(pipeline|train|benchmark|kaggle_kernel)\b(?!\.)|torchrun|accelerate|papermill|jupyter")
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items):
+    """Under pytest-xdist (--dist loadgroup), the tests sharing a session- or module-scoped fixture (the shared sample run, a
+    module's finished run) go to one worker, which makes the fixture once."""
+    for item in items:
+        shared = [(name, defs[-1]) for name, defs in item._fixtureinfo.name2fixturedefs.items()  # the kit's fixtures, not pytest's
+                  if defs and defs[-1].baseid and defs[-1].scope in ("session", "module")]
+        if shared:
+            name, fixture = shared[0]
+            item.add_marker(pytest.mark.xdist_group(name if fixture.scope == "session" else f"{item.module.__name__}.{name}"))
+
+
 @pytest.fixture(autouse=True)
 def fast_tier_guard(request, monkeypatch):
     """In the fast tier, starting a notebook kernel, a kit command in a subprocess or a worker process is an error that
@@ -50,13 +62,14 @@ def fast_tier_guard(request, monkeypatch):
     monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", lambda self: refuse("starts a worker process"))
 
 
-SMALL_RUN = ["train.folds=2", "train.epochs=1", "model.navec.hidden_size=16", "model.head.hidden_size=16", "tfidf.max_iter=50",
-             "expansion.enabled=true"]  # the shared sample run's settings: every notebook and member, in about a minute
+SMALL_RUN = {"train.folds": 2, "train.epochs": 1, "model.navec.hidden_size": 16, "model.head.hidden_size": 16, "tfidf.max_iter": 50,
+             "expansion.enabled": True}  # the shared sample run's settings: every notebook and member, in about a minute
+SMALL_RUN_SETTINGS = [f"{key}={str(value).lower() if isinstance(value, bool) else value}" for key, value in SMALL_RUN.items()]
 
 
 @dataclass
 class SampleRun:
-    """The shared run: `root` holds runs/sample/ and submissions/sample.csv; what the pipeline printed."""
+    """The shared run: `root` holds runs/sample/, submissions/sample.csv and the benchmark's results.json/.md; what was printed."""
 
     root: Path
     out: str
@@ -74,19 +87,25 @@ class SampleRun:
 
 def small_run_args(runs_dir: Path) -> list[str]:
     """`-p` arguments for a run with the shared run's settings into `runs_dir`."""
-    return [item for setting in [f"runs_dir={runs_dir}", *SMALL_RUN] for item in ("-p", setting)]
+    return [item for setting in [f"runs_dir={runs_dir}", *SMALL_RUN_SETTINGS] for item in ("-p", setting)]
 
 
 @pytest.fixture(scope="session")
 def sample_run(tmp_path_factory) -> SampleRun:
-    """ONE run of the kit's real notebooks 01-06 on the sample (SMALL_RUN settings), shared by the end-to-end tests that only
-    read a finished run's products; a test that changes it works on `sample_run.copy(tmp_path)`."""
-    from utils.run.pipeline import main
+    """ONE run of the kit's real notebooks 01-06 on the sample (SMALL_RUN settings), made and measured by `python -m
+    utils.benchmark` (one variant, 'sample'), shared by the end-to-end tests that only read a finished run's products; a test
+    that changes it works on `sample_run.copy(tmp_path)`."""
+    import yaml
+
+    from utils.run.benchmark import main
 
     root = tmp_path_factory.mktemp("sample_run")
+    variants = root / "variants.yaml"
+    variants.write_text(yaml.safe_dump({"sample": {"description": "the tests' small run", "overrides": SMALL_RUN}}), encoding="utf-8")
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["--data-dir", str(SAMPLE_DIR), "--run", "sample", *small_run_args(root / "runs")])
+        code = main(["--data-dir", str(SAMPLE_DIR), "--variants", str(variants), "--out", str(root / "results"),
+                     "--runs-dir", str(root / "runs")])
     assert code == 0, err.getvalue()[-5000:]
     return SampleRun(root, out.getvalue(), err.getvalue())
 

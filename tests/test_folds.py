@@ -1,7 +1,6 @@
 """k folds over valid: every fold trains on rows it never scores, and every out-of-fold row comes from the model that did not
 see it."""
 import numpy as np
-import pytest
 from tiny_models import tiny_navec_config
 
 from utils.core.settings import TextConfig, TrainConfig
@@ -20,7 +19,6 @@ def test_each_fold_holds_out_rows_it_never_trains_on_and_every_row_once(sample_d
         assert not set(fit_rows) & set(held_out) and len(fit_rows) + len(held_out) == len(labels)
 
 
-@pytest.mark.e2e
 def test_every_out_of_fold_row_is_predicted_by_the_model_that_did_not_see_it(sample_dir):
     data = load_competition(sample_dir)
     model = build_model(tiny_navec_config(), [*data.train.text, *data.valid.text], TextConfig())

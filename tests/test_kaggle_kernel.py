@@ -10,7 +10,7 @@ import nbformat
 import papermill
 import pytest
 import yaml
-from conftest import REPO_ROOT, SAMPLE_DIR, SMALL_RUN
+from conftest import REPO_ROOT, SAMPLE_DIR, SMALL_RUN_SETTINGS
 from standin_notebooks import REAL_NOTEBOOKS as NOTEBOOKS
 from standin_notebooks import write_standins
 
@@ -158,7 +158,7 @@ def test_push_runs_kaggle_kernels_push_on_the_built_folder(tmp_path, standins, m
 
 @pytest.mark.e2e
 def test_the_kernel_built_from_the_real_notebooks_runs_in_a_fake_kaggle_layout(tmp_path, monkeypatch):
-    kaggle_input, working = run_in_fake_kaggle(tmp_path, REPO_ROOT / "notebooks", monkeypatch, SMALL_RUN)
+    kaggle_input, working = run_in_fake_kaggle(tmp_path, REPO_ROOT / "notebooks", monkeypatch, SMALL_RUN_SETTINGS)
     check_submission(working / "submission.csv", kaggle_input / "cryptonite-hack-sf" / "test_without_answers.csv")
     run_dir = working / "runs" / "kaggle"
     record = json.loads((run_dir / "manifest.json").read_text())

@@ -87,7 +87,6 @@ def test_no_candidates_and_bad_threshold():
         nearest_matches(ngram_sets(["а"]), ngram_sets(["б"]), 0)
 
 
-@pytest.mark.e2e
 def test_real_corpora_against_valid_and_test_in_seconds(competition_dir):
     external = SHARED_DATA / "external"
     files = ["ru_izard_emotions.csv", "cedr_train.csv", "brighter_ru_train.csv"]

@@ -169,7 +169,8 @@ def test_summary_facts_and_json(splits, tmp_path):
     text = describe_summary(summary)
     assert "train: 4 rows" in text and "1 repeated texts (1 with conflicting labels)" in text
     assert "train -> test: 0 / 1" in text and "test 75.0%" in text
-    path = write_summary(summary, tmp_path / "eda" / "summary.json")
+    path = tmp_path / "eda" / "summary.json"
+    write_summary(summary, path)
     assert json.loads(path.read_text(encoding="utf-8")) == summary
 
 
@@ -217,7 +218,8 @@ def test_figures_show_the_numbers_and_save_as_png(splits, tmp_path):
     }
     for name, figure in figures.items():
         assert all(axis.get_title() for axis in figure.axes if axis.axison), name
-        path = save_and_show(figure, tmp_path / "eda" / f"{name}.png")
+        path = tmp_path / "eda" / f"{name}.png"
+        save_and_show(figure, path)
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert not plt.fignum_exists(figure.number)
 

@@ -12,6 +12,7 @@ import sys
 import time
 from datetime import datetime
 
+import nbformat
 import pytest
 import yaml
 from conftest import REPO_ROOT, SAMPLE_DIR, html_figures, notebook_figures
@@ -80,9 +81,9 @@ def test_a_run_executes_every_notebook_with_one_set_of_settings_and_reports(fini
     assert read_json(run_dir / "thresholds.json")["seed"] == 7
     assert yaml.safe_load((run_dir / "params.yaml").read_text())["seed"] == 7
     check_submission(record["submission"], sample_dir / "test_without_answers.csv")
-    # progress, live cell output and the summary
+    # a line per notebook, of the cells only the lines that matter (the stand-ins print none), and the summary
     assert "[1/5] 01_eda.ipynb" in out and "[5/5] 05_inference.ipynb done in" in out
-    assert f"submission written to {root / 'submissions' / 'full.csv'}" in out
+    assert "submission written to" not in out and "Executing Cell" not in out, "every line of every cell only with --verbose"
     assert "honest estimate of weighted F1: not available (notebook 04 writes it)" in out, "the stand-in 04 writes no estimate"
     seconds = read_json(run_dir / "summary.json")["seconds_per_notebook"]
     assert list(seconds) == [path.stem for path in sorted(standins.iterdir())] and all(value > 0 for value in seconds.values())
@@ -243,9 +244,17 @@ def test_the_real_notebooks_run_end_to_end_on_the_sample(sample_run):
     assert 0 < summary["cv_weighted_f1"] < 1 and summary["sample_data"] is True and summary["data_dir"] == str(SAMPLE_DIR)
     assert summary["cv_weighted_f1_ci"][0] <= summary["cv_weighted_f1"] <= summary["cv_weighted_f1_ci"][1]
     assert f"honest estimate of weighted F1: {summary['cv_weighted_f1']:.4f}" in out
+    # by default the terminal shows a line per notebook and the lines that matter, not every line of every cell
+    assert "» fold 1/2: held-out weighted F1 " in out and "» fold 2/2: held-out weighted F1 " in out
+    assert "» Checked submission of 150 rows written to" in out and "» nested cross-validation, held-out valid rows" in out
+    assert "Executing Cell" not in out and "PosixPath(" not in out and "<Figure size" not in out
     assert set(summary["per_label_f1"]) == set(LABELS) and len(summary["seconds_per_notebook"]) == 6
     assert {path.name for path in (run_dir / "errors").glob("*.png")} == {"per_label.png", "mistaken_for.png", "f1_by_group.png",
                                                                           "word_weights.png"}
+    for path in sorted((run_dir / "notebooks").glob("*.ipynb")):  # no cell ends with a bare repr (a path, a number, a dict)
+        outputs = [output for cell in nbformat.read(path, as_version=4).cells for output in cell.get("outputs", [])]
+        assert not [output for output in outputs if output.get("output_type") in ("execute_result", "display_data")
+                    and set(output.get("data", {})) == {"text/plain"}], path.name
     figures = notebook_figures(run_dir / "notebooks")
     assert len(figures) >= 13 and set(figures) == html_figures((run_dir / "report.html").read_text(encoding="utf-8")), "all in the report"
 
@@ -276,7 +285,7 @@ def test_ctrl_c_ends_with_one_message_a_second_pipeline_is_refused_and_resume_co
     hold.touch()
     args = ["--notebooks", str(standins), "-p", f"runs_dir={runs}", "--run", "r"]
     with open(tmp_path / "first.log", "w") as log:
-        first = start_pipeline(args, log)
+        first = start_pipeline([*args, "--verbose"], log)  # every cell's start and output: the test waits for cell 6
         wait_for(lambda: held_in_03(tmp_path / "first.log"))
         code, _, err = run_main([*args, "--resume"])
         assert code == 2 and f"{runs / 'r'} is in use by process {first.pid}" in err, "a second pipeline on the same run is refused"

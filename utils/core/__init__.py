@@ -10,7 +10,7 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "data_dir": ["find_data_dir"],
     "run_start": ["start_run"],
     "run_record": ["finish_step", "read_record", "StaleProductError"],
-    "summary": ["write_run_summary"],
+    "summary": ["write_run_summary", "estimate_lines"],
     "text": ["make_preprocessor", "preprocess_texts", "load_slips"],
     "seed": ["seed_everything"],
     "navec": ["load_navec"],

@@ -1,4 +1,4 @@
-"""Progress bars that read well in Jupyter, a terminal and papermill's logs."""
+"""Progress bars that read well in Jupyter, a terminal and papermill's logs; headlines, the lines that matter beyond a notebook."""
 from __future__ import annotations
 
 import sys
@@ -27,3 +27,12 @@ def no_progress_bars():
         yield
     finally:
         _bars["on"] = True
+
+
+HEADLINE = "» "  # marks a line the pipeline shows by default (every other line of a cell only with --verbose)
+NOTICES = ("Warning", "Notice", "Note")  # lines starting with these are shown by default too
+
+
+def headline(text: str) -> None:
+    """Print a line that matters beyond its notebook (a fold's score, the estimate, where a product is written)."""
+    print(HEADLINE + text, flush=True)

@@ -44,3 +44,15 @@ def write_run_summary(run_dir: str | Path) -> dict:
     summary = run_summary(Path(run_dir))
     write_text(Path(run_dir) / SUMMARY, json.dumps(summary, indent=2, ensure_ascii=False))
     return summary
+
+
+def estimate_lines(summary: dict) -> list[str]:
+    """The honest estimate in words: the run's number with its interval and what it measures, then the other estimates."""
+    if summary.get("cv_weighted_f1") is None:
+        return ["honest estimate of weighted F1: not available (notebook 04 writes it)"]
+    low, high = summary["cv_weighted_f1_ci"]
+    lines = [f"honest estimate of weighted F1: {summary['cv_weighted_f1']:.4f} (95% interval {low:.4f}-{high:.4f}): "
+             f"{DESCRIPTIONS[summary['estimate']]}"]
+    lines += [f"  also: {values['weighted_f1']:.4f} ({values['ci'][0]:.4f}-{values['ci'][1]:.4f}), {DESCRIPTIONS[name]}"
+              for name, values in summary["estimates"].items() if name != summary["estimate"]]
+    return lines

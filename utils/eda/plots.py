@@ -14,12 +14,11 @@ from ..core.splits import LABELS
 from .statistics import conditional_cooccurrence, cooccurrence, label_cardinality
 
 
-def save_and_show(figure, path: str | Path) -> Path:
+def save_and_show(figure, path: str | Path) -> None:
     """Save the figure as PNG, show it inline (in a notebook), then close it."""
-    saved = save_figure(figure, path)
+    save_figure(figure, path)
     plt.show()
     plt.close(figure)
-    return saved
 
 
 def plot_alphabet(by_class: pd.DataFrame):

@@ -269,6 +269,6 @@ def describe_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def write_summary(summary: dict, path: str | Path) -> Path:
+def write_summary(summary: dict, path: str | Path) -> None:
     """Write the summary as indented UTF-8 JSON, atomically."""
-    return write_text(path, json.dumps(summary, ensure_ascii=False, indent=2) + "\n")
+    write_text(path, json.dumps(summary, ensure_ascii=False, indent=2) + "\n")

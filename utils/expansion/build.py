@@ -11,6 +11,7 @@ import pandas as pd
 
 from ..core.files import write_csv, write_text
 from ..core.paths import EXPANDED_TRAIN, repo_path
+from ..core.progress import headline
 from ..core.settings import ConfigError, CorpusLabels, RunConfig
 from ..core.splits import (
     LABELS,
@@ -269,5 +270,5 @@ def write_expansion(expansion: Expansion, run_dir: Path) -> dict[str, Path]:
         "seconds": expansion.seconds,
     }
     paths["report"] = write_text(report / "report.json", json.dumps(summary, ensure_ascii=False, indent=2, default=int))
-    print(f"Wrote {len(expansion.train)} rows to {target} and the report tables to {report}")
+    headline(f"Wrote {len(expansion.train)} rows to {target} and the report tables to {report}")
     return paths

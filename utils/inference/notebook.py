@@ -7,6 +7,7 @@ from pathlib import Path
 from ..core.files import write_text
 from ..core.paths import INFERENCE_RECORD, TEST_PROBS
 from ..core.probs_files import write_probs
+from ..core.progress import headline
 from ..core.settings import RunConfig
 from ..core.splits import LABELS, SPLIT_FILES, TEXT, read_split
 from ..training.runtime import resolve_runtime
@@ -44,6 +45,6 @@ def predict_test(config: RunConfig, batch_size: int = 256) -> Path:
     counts = dict(zip(LABELS, map(int, decisions.sum(axis=0))))
     record = {"submission": str(path), "rows": len(test), "predicted_per_label": counts, "rule": predictor.choice.note}
     write_text(config.run_dir / INFERENCE_RECORD, json.dumps(record, indent=2, ensure_ascii=False))
-    print(f"Checked submission of {len(test)} rows written to {path}")
+    headline(f"Checked submission of {len(test)} rows written to {path}")
     print("rows predicted per label:", counts)
     return path

@@ -178,7 +178,7 @@ def run_variant(variant: Variant, data_dir: Path, runs_dir: str = RUNS_DIR, quie
     print(f"=== benchmark variant '{variant.name}': {variant.description or 'the defaults'} ===", flush=True)
     with PeakMemory() as memory:
         began = time.perf_counter()
-        record = run_pipeline(plan, log_output=not quiet)
+        record = run_pipeline(plan, "quiet" if quiet else "headlines")
         wall = time.perf_counter() - began
     result = {"name": variant.name, "description": variant.description, "overrides": variant.overrides,
               **collect(plan.config.run_dir, record), "wall_seconds": round(wall, 1), "peak_rss_mb": round(memory.peak / 2**20)}

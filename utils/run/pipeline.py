@@ -1,7 +1,7 @@
 """Run the numbered notebooks in order with papermill: one set of settings, one run folder, a summary at the end.
 
     python -m utils.pipeline [--config FILE] [-p key=value ...] [--data-dir DIR] [--run NAME]
-                             [--from NN | --only NN | --resume | --force] [--kernel NAME] [--notebooks DIR] [--quiet]
+                             [--from NN | --only NN | --resume | --force] [--kernel NAME] [--notebooks DIR] [--verbose | --quiet]
 """
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from ..core.errors import KitError
 from ..core.files import UnreadableFileError, read_json
 from ..core.path_settings import check_path_settings
 from ..core.paths import EXECUTED_NOTEBOOKS, INFERENCE_RECORD, REPO_ROOT, THRESHOLDS, repo_path
+from ..core.progress import HEADLINE, NOTICES
 from ..core.run_lock import LOCK_FILE, RunInUseError, RunLock, check_not_in_use
 from ..core.run_record import (
     RECORD_FILE,
@@ -41,7 +42,7 @@ from ..core.run_record import (
 from ..core.settings import ConfigError, RunConfig, check_run_name
 from ..core.settings_io import load_config, parse_overrides
 from ..core.splits import DataError, load_competition
-from ..core.summary import DESCRIPTIONS, run_summary, write_run_summary
+from ..core.summary import estimate_lines, run_summary, write_run_summary
 from .kernels import LoggedKernelManager
 from .report import try_write_report
 
@@ -145,30 +146,43 @@ def existing_runs(runs_root: Path) -> list[str]:
     return sorted(path.name for path in runs_root.iterdir() if path.is_dir()) if runs_root.is_dir() else []
 
 
+FIGURE_REPR = re.compile(r"<Figure size \d+x\d+ with \d+ Axes>\s*")  # a figure's text stand-in: the picture is in the notebook
+
+
 class CellLog(logging.Handler):
-    """Receives papermill's log: remembers the cell being executed and, unless quiet, prints every line (cell output,
-    cell starts) to the current stdout."""
+    """Receives papermill's log: remembers the cell being executed and prints what `shown` asks for to the current stdout,
+    through tqdm so that a notebook's progress bar stays below: every line (verbose), headlines and notices (headlines)."""
 
     STARTED = re.compile(r"Executing Cell (\d+)")
 
-    def __init__(self, show: bool):
+    def __init__(self, shown: str):
         super().__init__()
-        self.show, self.cell = show, None
+        self.shown, self.cell = shown, None
+
+    def lines(self, message: str) -> list[str]:
+        """The lines of one log message that the terminal shows."""
+        if self.shown == "verbose":
+            return [] if FIGURE_REPR.fullmatch(message) else [message.rstrip("\n")]
+        if self.shown == "headlines":
+            return [line for line in message.splitlines() if line.startswith((HEADLINE, *NOTICES))]
+        return []
 
     def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
         message = record.getMessage()
         started = self.STARTED.match(message)
         if started:
             self.cell = int(started.group(1))
-        if self.show:
-            print(message.rstrip("\n"), flush=True)
+        for line in self.lines(message):
+            tqdm.write(line)
 
 
 @contextlib.contextmanager
-def cell_log(show: bool) -> Iterator[CellLog]:
+def cell_log(shown: str) -> Iterator[CellLog]:
     """Route papermill's log through a CellLog while the notebooks run."""
     logger = logging.getLogger("papermill")
-    handler = CellLog(show)
+    handler = CellLog(shown)
     saved = logger.level, logger.propagate, logger.handlers[:]
     logger.setLevel(logging.INFO)
     logger.propagate, logger.handlers = False, [handler]
@@ -252,18 +266,6 @@ def summarize(run_dir: Path, record: dict) -> str:
     lines.append(f"submission: {record.get('submission') or 'not available'}")
     lines.append(f"report: {record.get('report') or 'not available'}")
     return "\n".join(lines)
-
-
-def estimate_lines(summary: dict) -> list[str]:
-    """The honest estimate in words: the run's number with its interval and what it measures, then the other estimates."""
-    if summary.get("cv_weighted_f1") is None:
-        return ["honest estimate of weighted F1: not available (notebook 04 writes it)"]
-    low, high = summary["cv_weighted_f1_ci"]
-    lines = [f"honest estimate of weighted F1: {summary['cv_weighted_f1']:.4f} (95% interval {low:.4f}-{high:.4f}): "
-             f"{DESCRIPTIONS[summary['estimate']]}"]
-    lines += [f"  also: {values['weighted_f1']:.4f} ({values['ci'][0]:.4f}-{values['ci'][1]:.4f}), {DESCRIPTIONS[name]}"
-              for name, values in summary["estimates"].items() if name != summary["estimate"]]
-    return lines
 
 
 @dataclasses.dataclass
@@ -407,8 +409,10 @@ def stale_after(config: RunConfig, notebooks: list[Path]) -> list[str]:
     return [path.stem for path in notebooks if path.stem in record.get("steps", {}) and step_problems(config, path.stem, record)]
 
 
-def run_pipeline(plan: Plan, log_output: bool = True) -> dict:
-    """Run a checked plan's notebooks into runs/<name>/ with papermill; return the run's record.
+def run_pipeline(plan: Plan, shown: str = "headlines") -> dict:
+    """Run a checked plan's notebooks into runs/<name>/ with papermill, showing of their cells' output every line
+    ("verbose"), the lines that matter ("headlines": see utils.core.progress.headline) or nothing ("quiet"); return the
+    run's record.
 
     The record (runs/<name>/manifest.json) gets status 'finished', 'failed' or 'interrupted', seconds per notebook,
     the submission path and, after a failure, which notebook and cell failed."""
@@ -417,7 +421,7 @@ def run_pipeline(plan: Plan, log_output: bool = True) -> dict:
         with RunLock(run_dir):
             if plan.force:
                 clear_run_folder(run_dir)
-            return _run_locked(plan, log_output)
+            return _run_locked(plan, shown)
     except RunInUseError as error:
         print(f"Not started: {error}", file=sys.stderr)
         return {"status": "refused", "error": str(error)}
@@ -432,7 +436,7 @@ def _set_notebook(run_dir: Path, stem: str, **values) -> dict:
                          .update(values))
 
 
-def _run_locked(plan: Plan, log_output: bool) -> dict:
+def _run_locked(plan: Plan, shown: str) -> dict:
     run_dir = plan.config.run_dir
     pipeline = {"started": timestamp(), "kernel": plan.kernel, "parameters": plan.parameters,
                 "notebooks": read_record(run_dir).get("pipeline", {}).get("notebooks", {}) if plan.reuse else {}}
@@ -442,13 +446,16 @@ def _run_locked(plan: Plan, log_output: bool) -> dict:
     print(f"Run '{plan.config.name}' into {run_dir}: {names} (data from {plan.parameters['data_dir']})", flush=True)
     if is_sample(plan.parameters["data_dir"]):
         print(SAMPLE_WARNING, flush=True)
+    bar = shown != "verbose" and sys.stderr.isatty()  # in a terminal: a bar per notebook, replaced by its line when done
     for k, notebook in enumerate(plan.notebooks, 1):
-        print(f"\n[{k}/{len(plan.notebooks)}] {notebook.name}", flush=True)
-        stopped = _execute(plan, notebook, log_output)
+        step = f"[{k}/{len(plan.notebooks)}] {notebook.name}"
+        if not bar:
+            print(f"\n{step}" if shown == "verbose" else step, flush=True)
+        stopped = _execute(plan, notebook, shown, step if bar else None)
         if stopped:
             return stopped
         seconds = read_record(run_dir)["pipeline"]["notebooks"][notebook.stem]["seconds"]
-        print(f"[{k}/{len(plan.notebooks)}] {notebook.name} done in {seconds:.1f} s", flush=True)
+        print(f"{step} done in {seconds:.1f} s", flush=True)
     submission = read_json(run_dir / INFERENCE_RECORD).get("submission")
     every = list_notebooks(plan.notebooks[0].parent)
     later = stale_after(plan.config, every[every.index(plan.notebooks[-1]) + 1:]) if plan.only else []
@@ -463,22 +470,22 @@ def _run_locked(plan: Plan, log_output: bool) -> dict:
     return record
 
 
-def _execute(plan: Plan, notebook: Path, log_output: bool) -> dict | None:
-    """One notebook with papermill into runs/<name>/notebooks/ (its kernel's stderr beside it, in a .log); the run's
-    record after a failure or Ctrl-C, None when it finished."""
+def _execute(plan: Plan, notebook: Path, shown: str, bar: str | None) -> dict | None:
+    """One notebook with papermill into runs/<name>/notebooks/ (its kernel's stderr beside it, in a .log), with a progress
+    bar over its cells named `bar` (None: no bar); the run's record after a failure or Ctrl-C, None when it finished."""
     import papermill
 
     executed = plan.config.run_dir / EXECUTED_NOTEBOOKS / notebook.name
     executed.parent.mkdir(parents=True, exist_ok=True)
     LoggedKernelManager.log_file = executed.with_suffix(".log")
     began = time.perf_counter()
-    with cell_log(show=log_output) as cells:
+    with cell_log(shown) as cells:
         try:
             with quiet_after_ctrl_c():
                 papermill.execute_notebook(
                     str(notebook), str(executed), parameters=plan.parameters, kernel_name=plan.kernel,
                     cwd=str(NOTEBOOKS_DIR),  # the bootstrap cell finds utils/ from here, wherever the notebooks are
-                    log_output=True, progress_bar=not log_output and sys.stderr.isatty(), kernel_manager_class=LoggedKernelManager,
+                    log_output=True, progress_bar={"desc": bar, "leave": False} if bar else False, kernel_manager_class=LoggedKernelManager,
                 )
         except KeyboardInterrupt:
             where = f"cell {cells.cell} of the executed notebook" if cells.cell else "while its kernel started"
@@ -528,7 +535,10 @@ def main(argv: list[str] | None = None) -> int:
                         "deleted), from the data it was made from unless --data-dir is given")
     parser.add_argument("--kernel", default="python3", help="the Jupyter kernel that runs the notebooks (default: python3)")
     parser.add_argument("--notebooks", default=str(NOTEBOOKS_DIR), help="the folder of the numbered notebooks")
-    parser.add_argument("--quiet", action="store_true", help="hide the cells' output (a progress bar in a terminal instead)")
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument("--verbose", action="store_true", help="show every line of every cell (default: the lines that matter: "
+                       "fold scores, the estimate, where products are written, warnings)")
+    shown.add_argument("--quiet", action="store_true", help="show nothing of the cells: a line per notebook and the summary")
     args = parser.parse_args(argv)
     try:
         plan = plan_run(args.config, args.overrides, args.data_dir, args.run, args.start, args.only, args.force, args.kernel,
@@ -536,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
     except (KitError, FileNotFoundError) as error:
         print(f"Not started: {error}", file=sys.stderr)
         return 2
-    status = run_pipeline(plan, log_output=not args.quiet)["status"]
+    status = run_pipeline(plan, "verbose" if args.verbose else "quiet" if args.quiet else "headlines")["status"]
     return {"finished": 0, "failed": 1, "interrupted": 130}.get(status, 2)
 
 

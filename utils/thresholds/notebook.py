@@ -12,11 +12,12 @@ from ..core.figures import save_figure
 from ..core.files import write_text
 from ..core.paths import ESTIMATE, THRESHOLDS, VALID_NOISY_PROBS, VALID_PROBS
 from ..core.probs_files import read_probs
+from ..core.progress import headline
 from ..core.settings import ThresholdConfig
 from ..core.summary import DESCRIPTIONS
 from .curves import plot_threshold_curves
 from .estimate import CONFIDENCE, Estimate, nested_estimates
-from .search import ThresholdChoice, choose_thresholds
+from .search import ThresholdChoice, choose_thresholds, rule_name
 
 
 def tune_thresholds(run_dir: str | Path, y: np.ndarray, config: ThresholdConfig, seed: int = 0) -> ThresholdChoice:
@@ -27,6 +28,8 @@ def tune_thresholds(run_dir: str | Path, y: np.ndarray, config: ThresholdConfig,
     write_text(run_dir / THRESHOLDS, json.dumps(choice.as_dict(), indent=2, ensure_ascii=False))
     save_figure(plot_threshold_curves(y, choice.recalibrated(probs), choice, config), run_dir / "thresholds.png")
     print(pd.DataFrame(choice.table).round(4).to_string(index=False))
+    headline(f"Chosen: {rule_name(choice.mode, choice.recalibration is not None)}, no-label rule '{choice.empty_rule}', "
+             f"cross-validated weighted F1 {choice.cv_f1:.4f}")
     print(choice.note)
     return choice
 
@@ -41,7 +44,7 @@ def estimate_run(run_dir: str | Path, y: np.ndarray, config: ThresholdConfig, se
     estimates = nested_estimates(y, versions, "clean", config, seed)
     write_text(run_dir / ESTIMATE, json.dumps({name: estimate.as_dict() for name, estimate in estimates.items()}, indent=2))
     for name, estimate in estimates.items():
-        print(f"{DESCRIPTIONS[name]}: weighted F1 {estimate.weighted_f1:.4f} "
+        headline(f"{DESCRIPTIONS[name]}: weighted F1 {estimate.weighted_f1:.4f} "
               f"({CONFIDENCE:.0%} interval {estimate.ci[0]:.4f}-{estimate.ci[1]:.4f}, {estimate.rows} rows)")
     print("Rules chosen in the outer folds:", "; ".join(dict.fromkeys(next(iter(estimates.values())).rules)))
     return estimates

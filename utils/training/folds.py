@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 
+from ..core.progress import headline
 from ..core.seed import seed_everything
 from ..core.settings import TrainConfig
 from .dataset import EmotionDataset
@@ -64,4 +65,6 @@ def train_on_valid_folds(template: Model, train_data: EmotionDataset, valid_data
         model, oof[fold[1]], history = train_fold(template, train_data, valid_data, config, k, fold, seed, scored_data, checkpoints)
         models.append(model)
         histories.append(history)
+        if len(history):
+            headline(f"fold {k + 1}/{config.folds}: held-out weighted F1 {history['valid_f1_weighted'].iloc[-1]:.4f}")
     return FoldsResult(models, oof, pd.concat(histories, ignore_index=True))

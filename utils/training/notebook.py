@@ -16,7 +16,7 @@ from ..core.figures import save_figure
 from ..core.files import write_csv
 from ..core.paths import EXPANDED_TRAIN, LINEAR_DIR, METRICS, MODEL_DIR, VALID_NOISY_PROBS, VALID_PROBS
 from ..core.probs_files import write_probs
-from ..core.progress import no_progress_bars
+from ..core.progress import headline, no_progress_bars
 from ..core.seed import seed_everything
 from ..core.settings import RunConfig
 from ..core.splits import SOURCE, SPLIT_FILES, TEXT, label_matrix, read_split, warn_absent_labels
@@ -183,7 +183,8 @@ def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
             save_models(models, config.run_dir / MODEL_DIR, carry=(CHECKPOINTS_DIR,))
         if linear is not None:
             print("Waiting for the TF-IDF member ...", flush=True)
-            members["tfidf"] = linear.result()
+            members["tfidf"], printed = linear.result()
+            print(printed, end="", flush=True)
             probs = (1 - config.tfidf.weight) * probs + config.tfidf.weight * members["tfidf"]
     if is_main_process() and not config.train.keep_checkpoints:
         checkpoints.remove()
@@ -235,7 +236,7 @@ def write_training_report(config: RunConfig, data: TrainingData, result: Trainin
     title = f"{len(result.models)} folds over valid (mean)" if result.mode == "folds" else "Training on train"
     save_figure(plot_history(result.history, title), run_dir / "training_curves.png")
     scored = "out-of-fold " if result.mode == "folds" else ""
-    print(f"valid ({scored}{metrics['rows']} rows): weighted F1 {metrics['weighted_f1']:.4f} at 0.5, "
+    headline(f"valid ({scored}{metrics['rows']} rows): weighted F1 {metrics['weighted_f1']:.4f} at 0.5, "
           f"{metrics['weighted_f1_at_best_single_threshold']:.4f} at the best single threshold "
           f"{metrics['best_single_threshold']:.2f}; macro F1 {metrics['macro_f1']:.4f}")
     return metrics

@@ -1,6 +1,8 @@
 """The linear member: TF-IDF of words and characters -> logistic regressions per label, saved without pickle."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -159,8 +161,11 @@ def train_linear_member(config: TfidfConfig, text: TextConfig, train_texts: list
     return model, oof
 
 
-def train_and_save_linear_member(folder: str | Path, *args, **kwargs) -> np.ndarray:
-    """train_linear_member, saved to `folder`; returns the valid probabilities (for a worker process: nothing big goes back)."""
-    model, probs = train_linear_member(*args, **kwargs)
-    model.save(folder)
-    return probs
+def train_and_save_linear_member(folder: str | Path, *args, **kwargs) -> tuple[np.ndarray, str]:
+    """train_linear_member, saved to `folder`; returns the valid probabilities and what it printed (for a worker process:
+    nothing big goes back, and its lines reach the notebook through the process that shows them)."""
+    log = io.StringIO()
+    with contextlib.redirect_stdout(log):
+        model, probs = train_linear_member(*args, **kwargs)
+        model.save(folder)
+    return probs, log.getvalue()

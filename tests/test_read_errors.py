@@ -136,7 +136,7 @@ def test_a_run_product_that_cannot_be_read_names_the_notebook_that_writes_it(run
     with pytest.raises(UnreadableFileError, match=r"valid_probs_raw\.csv, header row: missing probability column\(s\)"):
         read_probs(good / "valid_probs_raw.csv")
     (good / "valid_probs_raw.csv").write_text("index,anger,disgust,fear,joy,sadness,surprise,neutral\n0,0.5,x,0,0,0,0,0\n")
-    with pytest.raises(UnreadableFileError, match=r"probs_raw\.csv, row 1, column 'disgust': expected a probability in \[0, 1\], got 'x'"):
+    with pytest.raises(UnreadableFileError, match=r"probs_raw\.csv, line 2, column 'disgust': expected a probability in \[0, 1\], got 'x'"):
         read_probs(good / "valid_probs_raw.csv")
     (good / "valid_probs_raw.csv").write_text('index,anger\n"0,0.5\n')
     with pytest.raises(UnreadableFileError, match=r"valid_probs_raw\.csv: not a readable probabilities CSV \(.*EOF inside string"):
@@ -171,6 +171,6 @@ def test_other_files_the_kit_reads_are_refused_naming_them(tmp_path, capsys):
         Checkpoints(checkpoints, {"seed": 4}).open()
     submission = tmp_path / "submission.csv"
     submission.write_text("")
-    with pytest.raises(SubmissionError, match=r"submission\.csv: not a readable CSV \(No columns to parse from file\); expected"):
+    with pytest.raises(SubmissionError, match=r"submission\.csv: empty; expected the header text,anger"):
         check_submission(submission, SAMPLE_DIR / "test_without_answers.csv")
     assert read_json(tmp_path / "absent.json") == {}, "an absent file is no error: the callers say what its absence means"

@@ -45,12 +45,12 @@ def test_a_good_submission_passes_and_keeps_the_decisions(good, test_path, tmp_p
     "spoil, message",
     [
         (lambda f: f.iloc[:-1], r"rows; the test file .* has"),
-        (lambda f: f.iloc[[1, 0, *range(2, len(f))]], r"row 1, column 'text': .* differs from the test file's"),
+        (lambda f: f.iloc[[1, 0, *range(2, len(f))]], r"line 2, column 'text': .* differs from the test file's"),
         (lambda f: f.drop(columns=["fear"]), r"header row: columns are .*; expected .* in this order"),
         (lambda f: f[["text", *reversed(LABELS)]], r"header row: columns are"),
-        (lambda f: f.assign(anger=[2] + [0] * (len(f) - 1)), r"row 1, column 'anger': expected 0 or 1, got '2'"),
+        (lambda f: f.assign(anger=[2] + [0] * (len(f) - 1)), r"line 2, column 'anger': expected 0 or 1, got '2'"),
         (lambda f: f.assign(sadness=pd.array([0, 0, None] + [0] * (len(f) - 3), dtype="Int64")),
-         r"row 3, column 'sadness': expected 0 or 1, got ''"),
+         r"line 4, column 'sadness': expected 0 or 1, got ''"),
     ],
     ids=["row-count", "reordered", "missing-column", "column-order", "value-2", "nan"],
 )
@@ -62,7 +62,7 @@ def test_check_submission_names_each_defect(good, test_path, tmp_path, spoil, me
 def test_a_bad_submission_is_never_written(good, test_path, tmp_path):
     bad = good.copy()
     bad.loc[5, "joy"] = 2
-    with pytest.raises(SubmissionError, match=r"row 6, column 'joy'"):
+    with pytest.raises(SubmissionError, match=r"line 7, column 'joy'"):
         write_submission(bad, tmp_path / "run.csv", test_path)
     assert list(tmp_path.iterdir()) == []
 
@@ -142,3 +142,15 @@ def test_encodings_of_a_submission(good, test_path, tmp_path, capsys):
         check_submission(cp1251, test_path)
     assert main([str(cp1251), "-m", "x", "--test", str(test_path), "--dry-run"]) == 1
     assert "Not submitted:" in capsys.readouterr().out
+
+
+def test_a_defect_is_named_by_its_line_in_the_file_blank_lines_counted(good, test_path, tmp_path):
+    lines = write(good, tmp_path).read_text(encoding="utf-8").splitlines()
+    lines[3] = lines[3].rsplit(",", 1)[0] + ",7"  # line 4 of the file: neutral 7
+    path = tmp_path / "spaced.csv"
+    path.write_text("\n".join([lines[0], "", *lines[1:]]) + "\n", encoding="utf-8")  # a blank line 2: the bad row is line 5
+    with pytest.raises(SubmissionError, match=r"spaced\.csv, line 5, column 'neutral': expected 0 or 1, got '7'"):
+        check_submission(path, test_path)
+    path.write_text("\n".join([*lines[:2], lines[2] + ",1", *lines[3:]]) + "\n", encoding="utf-8")
+    with pytest.raises(SubmissionError, match=r"spaced\.csv, line 3: 9 fields; the header has 8"):
+        check_submission(path, test_path)

@@ -25,9 +25,9 @@ def write_probs(probs: np.ndarray, path: str | Path) -> Path:
 
 
 def read_probs(path: str | Path, expected_rows: int | None = None) -> np.ndarray:
-    """Read a probabilities CSV (the 7 label columns, values in [0, 1]); errors name file, row and column."""
+    """Read a probabilities CSV (the 7 label columns, values in [0, 1]); errors name file, line and column."""
     try:
-        frame = pd.read_csv(path, encoding="utf-8")
+        frame = pd.read_csv(path, encoding="utf-8", skip_blank_lines=False)  # a blank line is a bad row: row k is line k + 2
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise UnreadableFileError(f"{path}: not a readable probabilities CSV ({str(error).strip()})") from None
     missing = [label for label in LABELS if label not in frame.columns]
@@ -37,7 +37,7 @@ def read_probs(path: str | Path, expected_rows: int | None = None) -> np.ndarray
     bad = ~((probs >= 0) & (probs <= 1))
     if bad.any():
         row, column = map(int, np.argwhere(bad)[0])
-        raise UnreadableFileError(f"{path}, row {row + 1}, column '{LABELS[column]}': expected a probability in [0, 1], "
+        raise UnreadableFileError(f"{path}, line {row + 2}, column '{LABELS[column]}': expected a probability in [0, 1], "
                                   f"got {frame[LABELS[column]].iloc[row]!r}")
     if expected_rows is not None and len(probs) != expected_rows:
         raise UnreadableFileError(f"{path}: {len(probs)} rows; expected {expected_rows} (one per valid row, in valid's order)")

@@ -62,16 +62,24 @@ def utf8_text(path: Path) -> str:
 
 
 def check_submission(path: str | Path, test_path: str | Path) -> pd.DataFrame:
-    """Check a submission file against the test file: columns, row count, row order and text, 0/1 values."""
+    """Check a submission file against the test file: columns, row count, row order and text, 0/1 values; a defect is
+    named by its line in the file (the header is line 1)."""
     path = Path(path)
     if not path.is_file():
         raise SubmissionError(f"{path}: file not found")
-    try:
-        frame = pd.read_csv(io.StringIO(utf8_text(path)), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise SubmissionError(f"{path}: not a readable CSV ({str(error).strip()}); expected the header {','.join([TEXT, *LABELS])} "
-                              "and one row per test row") from None
     expected = [TEXT, *LABELS]
+    try:
+        records = [(line, row) for line, row in csv_records(utf8_text(path), path) if row]
+    except DataError as error:
+        raise SubmissionError(f"{error}; expected the header {','.join(expected)} and one row per test row") from None
+    if not records:
+        raise SubmissionError(f"{path}: empty; expected the header {','.join(expected)} and one row per test row")
+    (_, header), *rows = records
+    uneven = [(line, row) for line, row in rows if len(row) != len(header)]
+    if uneven:
+        raise SubmissionError(f"{path}, line {uneven[0][0]}: {len(uneven[0][1])} fields; the header has {len(header)}")
+    lines = [line for line, _ in rows]
+    frame = pd.DataFrame([row for _, row in rows], columns=header, dtype=str)
     if list(frame.columns) != expected:
         raise SubmissionError(f"{path}, header row: columns are {list(frame.columns)}; expected {expected} in this order")
     test = read_split(test_path, test=True)
@@ -81,14 +89,14 @@ def check_submission(path: str | Path, test_path: str | Path) -> pd.DataFrame:
     if len(differs):
         row = int(differs[0])
         raise SubmissionError(
-            f"{path}, row {row + 1}, column 'text': {frame[TEXT].iloc[row][:60]!r} differs from the test file's "
+            f"{path}, line {lines[row]}, column 'text': {frame[TEXT].iloc[row][:60]!r} differs from the test file's "
             f"{test[TEXT].iloc[row][:60]!r} (rows must be the test's rows in the test's order)"
         )
     for label in LABELS:
         bad = np.flatnonzero(~frame[label].isin(["0", "1"]).to_numpy())
         if len(bad):
             row = int(bad[0])
-            raise SubmissionError(f"{path}, row {row + 1}, column '{label}': expected 0 or 1, got {frame[label].iloc[row]!r}")
+            raise SubmissionError(f"{path}, line {lines[row]}, column '{label}': expected 0 or 1, got {frame[label].iloc[row]!r}")
     return frame
 
 

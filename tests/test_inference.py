@@ -69,6 +69,9 @@ def test_predictor_blends_in_the_tfidf_member_with_its_recorded_weight(finished_
     texts = ["мне страшно", "ура, спасибо!"]
     neural = Predictor.from_run(run_like(finished_run, tmp_path / "alone").run_dir).raw_probs(texts)
     assert np.allclose(Predictor.from_run(blend.run_dir).raw_probs(texts), 0.75 * neural + 0.25 * member.probs(texts))
+    off = run_like(finished_run, tmp_path / "off", tfidf_weight=0.0, member=member)  # a member folder the record does not name
+    assert Predictor.from_run(off.run_dir).linear is None, "only the recorded members are blended"
+    assert np.allclose(Predictor.from_run(off.run_dir).raw_probs(texts), neural)
 
 
 def test_missing_thresholds_fall_back_to_one_half_with_a_notice(finished_run, tmp_path, capsys):

@@ -35,26 +35,27 @@ def test_rerunning_steps_with_changed_settings_equals_fresh_runs(sample_run, tmp
     shared = sample_run.run_dir  # the fresh run these steps must give back, byte for byte
     assert (shared / LINEAR_DIR).is_dir() and "tfidf" in read_record(shared)["steps"]["03_training"]["members"]
     a = sample_run.copy(tmp_path)
-    submissions = tmp_path / "submissions"
 
-    # --from 03 with the TF-IDF member switched off: removed from the run, never blended in
-    code, out = pipeline(tmp_path, "--run", "sample", "--from", "03", "-p", "tfidf.weight=0")
-    assert code == 0, out
-    assert not (a / LINEAR_DIR).exists() and "tfidf" not in read_record(a)["steps"]["03_training"]["members"]
-    assert Predictor.from_run(a).linear is None
-    assert (submissions / "sample-2.csv").read_bytes() != (submissions / "sample.csv").read_bytes()
-
-    # --only 03 switching it back on: the thresholds and test probabilities made from the other model are stale and refused
-    code, out = pipeline(tmp_path, "--run", "sample", "--only", "03", "-p", "tfidf.weight=0.5")
+    # --only 03 with the TF-IDF member switched off: removed from the run; 04 and 05, made from the other model, are refused
+    code, out = pipeline(tmp_path, "--run", "sample", "--only", "03", "-p", "tfidf.weight=0")
     assert code == 0 and "Now stale (made from the products this run replaced): 04_threshold_search, 05_inference" in out, out
+    assert not (a / LINEAR_DIR).exists() and "tfidf" not in read_record(a)["steps"]["03_training"]["members"]
+    assert (a / VALID_PROBS).read_bytes() != (shared / VALID_PROBS).read_bytes()
     with pytest.raises(StaleProductError, match=r"(?s)04_threshold_search read valid_probs_raw\.csv, which changed since.*--from 04"):
         Predictor.from_run(a)
     code, out = pipeline(tmp_path, "--run", "sample", "--from", "05")
     assert code == 2 and "cannot use the products of earlier notebooks" in out and "--run sample --from 04" in out
 
-    # ... then --from 04: the products of the fresh run with those settings
-    assert pipeline(tmp_path, "--run", "sample", "--from", "04")[0] == 0
-    same_products(a, shared, submissions / "sample-3.csv", sample_run.root / "submissions" / "sample.csv")
+    # --only 03 switching it back on: the fresh run's bytes, so the products 04 and 05 made from them are fresh again
+    code, out = pipeline(tmp_path, "--run", "sample", "--only", "03", "-p", "tfidf.weight=0.5")
+    assert code == 0 and "Now stale" not in out, out
+    for product in (VALID_PROBS, VALID_NOISY_PROBS):
+        assert (a / product).read_bytes() == (shared / product).read_bytes(), product
+    assert Predictor.from_run(a).linear is not None
+
+    # --from 05: the test probabilities and submission of the fresh run
+    assert pipeline(tmp_path, "--run", "sample", "--from", "05")[0] == 0
+    same_products(a, shared, tmp_path / "submissions" / "sample-2.csv", sample_run.root / "submissions" / "sample.csv")
 
 
 def test_a_run_killed_during_notebook_03_resumes_to_the_products_of_an_uninterrupted_run(sample_run, tmp_path):

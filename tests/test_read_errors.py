@@ -174,3 +174,18 @@ def test_other_files_the_kit_reads_are_refused_naming_them(tmp_path, capsys):
     with pytest.raises(SubmissionError, match=r"submission\.csv: empty; expected the header text,anger"):
         check_submission(submission, SAMPLE_DIR / "test_without_answers.csv")
     assert read_json(tmp_path / "absent.json") == {}, "an absent file is no error: the callers say what its absence means"
+
+
+def test_a_folder_where_a_file_is_expected_and_a_file_where_a_folder_is_are_named(tmp_path, capsys):
+    from utils.inference.submission import main as submission_main
+    from utils.run.kaggle_kernel import main as kernel_main
+
+    with pytest.raises(ConfigError, match=rf"{tmp_path}: a folder, not a settings file; expected a YAML file"):
+        load_config(tmp_path)
+    assert submission_main([str(tmp_path), "-m", "x", "--dry-run"]) == 1
+    assert only_line(capsys.readouterr().err) == (f"Not submitted: {tmp_path}: a folder, not a file; expected the submission CSV "
+                                                  "(e.g. submissions/<run>.csv)")
+    (tmp_path / "out").write_text("a file")
+    assert kernel_main(["--out", str(tmp_path / "out")]) == 2
+    assert only_line(capsys.readouterr().err).startswith(f"Not built: --out {tmp_path / 'out'} is a file; expected a folder")
+    assert (tmp_path / "out").read_text() == "a file"

@@ -95,7 +95,7 @@ def test_submit_without_credentials_explains_and_fails(good, test_path, tmp_path
 
 def test_cli_refuses_a_bad_file(good, test_path, tmp_path, capsys):
     assert main([str(write(good.iloc[:3], tmp_path)), "-m", "x", "--test", str(test_path), "--dry-run"]) == 1
-    assert "Not submitted:" in capsys.readouterr().out
+    assert "Not submitted:" in capsys.readouterr().err
 
 
 def made_by_run(tmp_path, submission, data_dir, sample):
@@ -117,7 +117,7 @@ def test_a_submission_is_checked_against_the_test_of_the_run_that_made_it(good, 
     path = write(good, tmp_path / "submissions", "r.csv")
     made_by_run(tmp_path, path, other, sample=False)
     assert main([str(path), "-m", "x", "--dry-run"]) == 1, "a copy of the sample's test is still the sample's test"
-    assert "holds the sample's test texts" in capsys.readouterr().out
+    assert "holds the sample's test texts" in capsys.readouterr().err
     assert main([str(path), "-m", "x", "--dry-run", "--allow-sample"]) == 0
     assert f"made by run 'r': checking it against that run's test file {other / 'test_without_answers.csv'}" in capsys.readouterr().out
 
@@ -127,7 +127,7 @@ def test_a_submission_made_from_the_sample_is_refused_unless_allowed(good, tmp_p
     path = write(good, tmp_path / "submissions", "r.csv")
     made_by_run(tmp_path, path, sample_dir, sample=True)
     assert main([str(path), "-m", "x", "--dry-run"]) == 1
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err
     assert "from the kit's authored sample" in printed and "pass --allow-sample to send it anyway" in printed
     assert main([str(path), "-m", "x", "--dry-run", "--allow-sample"]) == 0
 
@@ -141,7 +141,7 @@ def test_encodings_of_a_submission(good, test_path, tmp_path, capsys):
     with pytest.raises(SubmissionError, match=r"cp1251\.csv: not UTF-8 \(byte 0x.. on line 2; Windows-1251\?\).*re-save it as UTF-8"):
         check_submission(cp1251, test_path)
     assert main([str(cp1251), "-m", "x", "--test", str(test_path), "--dry-run"]) == 1
-    assert "Not submitted:" in capsys.readouterr().out
+    assert "Not submitted:" in capsys.readouterr().err
 
 
 def test_a_defect_is_named_by_its_line_in_the_file_blank_lines_counted(good, test_path, tmp_path):

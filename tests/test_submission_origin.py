@@ -27,7 +27,7 @@ def test_a_sample_submission_saved_again_is_recognised_by_its_texts(save, tmp_pa
     path = tmp_path / "resaved.csv"
     path.write_bytes(save(sample_submission()))
     assert main([str(path), "-m", "x", "--dry-run"]) == 1
-    assert capsys.readouterr().out.strip() == (
+    assert capsys.readouterr().err.strip() == (
         f"Not submitted: {path} holds the sample's test texts (a copy saved again: other line ends, a byte-order mark, quoting) "
         "from the kit's authored sample (data/sample), not from the competition's files: its rows are not the competition's "
         "test; pass --allow-sample to send it anyway")

@@ -54,7 +54,8 @@ def load_config(path: str | Path | None = None, overrides: dict | list[str] | No
     if path:
         path = Path(path)
         if not path.is_file():
-            raise ConfigError(f"{path}: settings file not found")
+            raise ConfigError(f"{path}: {'a folder, not a settings file' if path.is_dir() else 'settings file not found'}; "
+                              "expected a YAML file of settings")
         loaded = read_yaml(path) or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected a mapping of settings at the top level")

@@ -228,10 +228,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="check the file and print the command without running it")
     args = parser.parse_args(argv)
     try:
+        if not Path(args.file).is_file():
+            raise SubmissionError(f"{args.file}: {'a folder, not a file' if Path(args.file).is_dir() else 'file not found'}; expected "
+                                  "the submission CSV (e.g. submissions/<run>.csv)")
         test_path = checked_against(Path(args.file), args.test, args.allow_sample)
         return submit(args.file, args.message, test_path, args.competition, args.dry_run)
     except (SubmissionError, DataError, FileNotFoundError, UnreadableFileError) as error:
-        print(f"Not submitted: {error}")
+        print(f"Not submitted: {error}", file=sys.stderr)
         return 1
 
 

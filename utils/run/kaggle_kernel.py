@@ -240,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--push", action="store_true", help="then run `kaggle kernels push` (needs Kaggle credentials)")
     args = parser.parse_args(argv)
     try:
+        if Path(args.out).exists() and not Path(args.out).is_dir():
+            raise PipelineError(f"--out {args.out} is a file; expected a folder for the kernel's notebook and metadata")
         out = build_kernel(args.out, args.username, args.backbone, args.overrides, args.notebooks, accelerator=args.accelerator)
     except (ValueError, OSError, PipelineError) as error:  # bad settings, metadata or notebooks folder
         print(f"Not built: {error}", file=sys.stderr)

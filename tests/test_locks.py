@@ -82,3 +82,19 @@ def test_the_lock_is_written_whole_and_names_its_holder(tmp_path):
         assert other.returncode != 0 and f"is in use by process {os.getpid()}" in other.stderr
         assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_FILE]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_system_without_hard_links_still_gets_a_whole_lock(tmp_path, monkeypatch):
+    from utils.core import run_lock
+
+    def no_links(source, target):
+        raise PermissionError(1, "Operation not permitted")  # what a FUSE mount such as Google Drive answers
+
+    monkeypatch.setattr(run_lock.os, "link", no_links)
+    with RunLock(tmp_path):
+        holder = json.loads((tmp_path / LOCK_FILE).read_text(encoding="utf-8"))
+        assert holder["pid"] == os.getpid() and holder["token"]
+        monkeypatch.delenv(run_lock.TOKEN_ENV)  # as another process of this machine sees the run
+        with pytest.raises(RunInUseError, match="is in use by process"):
+            check_not_in_use(tmp_path)
+    assert list(tmp_path.iterdir()) == [], "the lock and its draft are gone"

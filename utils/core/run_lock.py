@@ -95,6 +95,18 @@ def check_not_in_use(run_dir: Path) -> None:
         raise RunInUseError(in_use_message(run_dir, holder))
 
 
+def _place(draft: Path, path: Path) -> None:
+    """Put the written draft at `path` unless something is there (FileExistsError): a hard link, all or nothing; on a file
+    system without hard links (e.g. a mounted Google Drive) an exclusive create, which an unreadable-lock grace covers."""
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        raise
+    except OSError:
+        with open(path, "x", encoding="utf-8") as handle:
+            handle.write(draft.read_text(encoding="utf-8"))
+
+
 class RunLock:
     """`with RunLock(run_dir):` holds the run folder for this process and the kernels it starts."""
 
@@ -111,7 +123,7 @@ class RunLock:
             for _ in range(3):  # a stale lock is removed by the check; another process may take the lock in between
                 check_not_in_use(self.path.parent)
                 try:
-                    os.link(draft, self.path)  # all or nothing: the lock never exists half written
+                    _place(draft, self.path)
                     break
                 except FileExistsError:
                     continue

@@ -8,18 +8,23 @@ from utils.core.paths import VALID_NOISY_PROBS, VALID_PROBS
 from utils.core.probs_files import read_probs
 from utils.core.settings_io import load_config
 from utils.core.splits import label_matrix, read_split
-from utils.run.benchmark import main, merge, read_variants
+from utils.run.benchmark import main, read_variants
 from utils.thresholds.estimate import nested_estimates
 
 
 @pytest.mark.e2e
 def test_benchmark_runs_the_pipeline_on_the_sample_and_writes_the_results(sample_run, tmp_path, capsys):
-    root = sample_run.root  # the shared run is the benchmark of one variant, 'sample'
+    root = sample_run.root  # the shared run is the benchmark of one variant, 'sample', with one seed (42)
     results = json.loads((root / "results.json").read_text(encoding="utf-8"))
     assert results["machine"]["cores"] == os.cpu_count() and results["data_dir"] == "data/sample"
-    [entry] = results["variants"]
-    assert entry["name"] == "sample" and entry["status"] == "finished" and entry["overrides"] == SMALL_RUN
+    [entry] = results["runs"]
+    assert entry["name"] == "sample" and entry["seed"] == 42 and entry["run"] == "sample-s42" and entry["status"] == "finished"
+    assert entry["overrides"] == SMALL_RUN
     run_dir = sample_run.run_dir
+    assert run_dir.name == "sample-s42" and load_config(run_dir / "params.yaml").seed == 42
+    [summary] = results["variants"]  # one seed: its mean is the run's estimate, no sd, no default to compare with
+    assert summary["seeds"] == [42] and summary["n"] == 1 and summary["cv_weighted_f1_mean"] == pytest.approx(entry["cv_weighted_f1"])
+    assert summary["seed_sd"] is None and summary["vs_default"] is None and summary["peak_rss_mb"] == entry["peak_rss_mb"]
     expanded = len(read_split(run_dir / "train_expanded.csv", extra_columns=("source",)))
     assert entry["rows_trained"] == expanded > 400 and entry["mode"] == "folds" and entry["models"] == 2
     assert entry["estimate"] == "asr_noise" and set(entry["estimates"]) == {"clean", "asr_noise"}
@@ -39,20 +44,20 @@ def test_benchmark_runs_the_pipeline_on_the_sample_and_writes_the_results(sample
     assert entry["peak_rss_mb"] > 100  # the kernels hold torch: hundreds of MB
     table = (root / "results.md").read_text(encoding="utf-8")
     low, high = entry["cv_weighted_f1_ci"]
-    assert f"| sample | the tests' small run | {expanded} | {entry['cv_weighted_f1']:.4f} ({low:.4f}-{high:.4f}) |" in table
+    assert f"| sample | 42 | {expanded} | {entry['cv_weighted_f1']:.4f} ({low:.4f}-{high:.4f}) |" in table
+    assert f"| sample | the tests' small run | 42 (1) | {entry['cv_weighted_f1']:.4f} | – | " in table
+    assert "Every variant was measured with the same 1 seed(s): 42." in table
     assert f"{results['machine']['cores']} cores" in table and "| anger | disgust | fear | joy | sadness | surprise | neutral |" in table
     assert main(["--data-dir", str(SAMPLE_DIR), "--variants", str(root / "variants.yaml"), "--out", str(tmp_path / "results"),
                  "--only", "missing"]) == 2
     assert "unknown variant(s) ['missing']" in capsys.readouterr().err
 
 
-def test_variants_file_is_checked_and_results_merge_in_its_order(tmp_path):
+def test_variants_file_is_checked(tmp_path):
     path = tmp_path / "variants.yaml"
-    path.write_text("a: {overrides: {seed: 1}}\nb: {description: second}\n", encoding="utf-8")
+    path.write_text("a: {overrides: {train.epochs: 1}}\nb: {description: second}\n", encoding="utf-8")
     variants = read_variants(path)
-    assert [(v.name, v.overrides) for v in variants] == [("a", {"seed": 1}), ("b", {})]
-    merged = merge({"variants": [{"name": "b", "cv": 1}, {"name": "gone", "cv": 2}]}, [{"name": "a", "cv": 3}], variants)
-    assert [entry["name"] for entry in merged] == ["a", "b", "gone"]
-    path.write_text("a: {override: {seed: 1}}\n", encoding="utf-8")
+    assert [(v.name, v.overrides) for v in variants] == [("a", {"train.epochs": 1}), ("b", {})]
+    path.write_text("a: {override: {train.epochs: 1}}\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"variant 'a' has unknown key\(s\) \['override'\]"):
         read_variants(path)

@@ -1,10 +1,14 @@
-"""Score and time named configurations: each runs the whole pipeline (01 -> 06), then the results table is written.
+"""Score and time named configurations over seeds: each (variant, seed) runs the whole pipeline (01 -> 06), then the
+results table is written.
 
-    python -m utils.benchmark [--data-dir DIR] [--variants FILE] [--only NAME ...] [--out benchmarks/results] [--quiet]
+    python -m utils.benchmark [--seeds N | --seeds S1 S2 ...] [--data-dir DIR] [--variants FILE] [--only NAME ...]
+                              [--out benchmarks/results] [--quiet]
 
-Each variant is a set of overrides from the variants file (benchmarks/variants.yaml). Its run goes to
-runs/benchmark/<name>/ (replaced on every benchmark); results.json keeps earlier variants' entries, so variants
-can be run one at a time, and results.md is rewritten from it.
+Each variant is a set of overrides from the variants file (benchmarks/variants.yaml); every variant runs with the same
+seeds: `--seeds N` (default 3) takes the kit's default seed (42) and the next integers (42, 43, 44), `--seeds 42 7` names
+them. The run of a variant and seed goes to runs/benchmark/<name>-s<seed>/ (replaced on every benchmark); results.json
+keeps earlier runs of other (variant, seed) pairs on the same data, so a benchmark can be run piecewise, and results.md
+is rewritten from it.
 """
 from __future__ import annotations
 
@@ -25,14 +29,16 @@ from ..core.data_dir import find_data_dir
 from ..core.errors import KitError
 from ..core.files import UnreadableFileError, read_json, read_yaml, write_text
 from ..core.paths import INFERENCE_RECORD, METRICS, REPO_ROOT, THRESHOLDS
-from ..core.settings import ConfigError, check_run_name
-from ..core.splits import LABELS, SPLIT_FILES, TEXT
+from ..core.settings import ConfigError, RunConfig, check_run_name
+from ..core.splits import SPLIT_FILES, TEXT
 from ..core.summary import run_summary
+from .benchmark_results import merge, results_markdown, summarise
 
 VARIANTS_FILE = REPO_ROOT / "benchmarks" / "variants.yaml"
 RESULTS = REPO_ROOT / "benchmarks" / "results"  # results.json and results.md
 RUNS_DIR = "runs/benchmark"
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data" / "cryptonite"
+DEFAULT_SEED = RunConfig.model_fields["seed"].default  # --seeds N: DEFAULT_SEED, DEFAULT_SEED + 1, ... (42, 43, 44 for N = 3)
 
 
 @dataclass
@@ -64,6 +70,9 @@ def read_variants(path: str | Path) -> list[Variant]:
             check_run_name(str(name))
         except ConfigError as error:
             raise UnreadableFileError(f"{path}: variant {name!r} names its run folder: {error}") from None
+        if "seed" in (spec.get("overrides") or {}):
+            raise UnreadableFileError(f"{path}: variant {name!r} sets 'seed' in its overrides; the benchmark runs every variant "
+                                      "with the seeds of --seeds: remove it")
         variants.append(Variant(str(name), spec.get("description", ""), dict(spec.get("overrides") or {})))
     return variants
 
@@ -169,18 +178,35 @@ def collect(run_dir: Path, record: dict) -> dict:
     }
 
 
-def run_variant(variant: Variant, data_dir: Path, runs_dir: str = RUNS_DIR, quiet: bool = False) -> dict:
-    """The whole pipeline for one variant into <runs_dir>/<name>/ (replaced if there), measured."""
+def seed_list(values: list[int]) -> list[int]:
+    """The seeds of --seeds: one number N gives the first N of DEFAULT_SEED, DEFAULT_SEED + 1, ...; several are the seeds."""
+    if len(values) == 1:
+        if values[0] < 1:
+            raise ValueError(f"--seeds {values[0]}: one number is how many seeds (1 or more); name two or more to choose them")
+        return [DEFAULT_SEED + offset for offset in range(values[0])]
+    if min(values) < 0 or len(set(values)) < len(values):
+        raise ValueError(f"--seeds {' '.join(map(str, values))}: expected different seeds, each 0 or more")
+    return values
+
+
+def run_name(variant: Variant, seed: int) -> str:
+    """The run folder of a variant and seed, e.g. default-s42."""
+    return check_run_name(f"{variant.name}-s{seed}")
+
+
+def run_variant(variant: Variant, seed: int, data_dir: Path, runs_dir: str = RUNS_DIR, quiet: bool = False) -> dict:
+    """The whole pipeline for one variant and seed into <runs_dir>/<name>-s<seed>/ (replaced if there), measured."""
     from .pipeline import plan_run, run_pipeline
 
-    overrides = {**variant.overrides, "runs_dir": runs_dir}
-    plan = plan_run(None, overrides, data_dir, variant.name, force=True)
-    print(f"=== benchmark variant '{variant.name}': {variant.description or 'the defaults'} ===", flush=True)
+    overrides = {**variant.overrides, "seed": seed, "runs_dir": runs_dir}
+    plan = plan_run(None, overrides, data_dir, run_name(variant, seed), force=True)
+    print(f"=== benchmark variant '{variant.name}', seed {seed}: {variant.description or 'the defaults'} ===", flush=True)
     with PeakMemory() as memory:
         began = time.perf_counter()
         record = run_pipeline(plan, "quiet" if quiet else "headlines")
         wall = time.perf_counter() - began
-    result = {"name": variant.name, "description": variant.description, "overrides": variant.overrides,
+    result = {"name": variant.name, "seed": seed, "run": plan.config.name, "description": variant.description,
+              "overrides": variant.overrides,
               **collect(plan.config.run_dir, record), "wall_seconds": round(wall, 1), "peak_rss_mb": round(memory.peak / 2**20)}
     if record.get("status") == "finished":
         result.update(inference=inference_speed(plan.config.run_dir, data_dir), predict_seconds=predict_latency(plan.config.run_dir))
@@ -197,88 +223,6 @@ def machine() -> dict:
                    if line.startswith("model name"))
     return {"cpu": cpu or "unknown", "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
             "system": platform.platform()}
-
-
-def _cell(value, digits: int = 4) -> str:
-    if value is None:
-        return "–"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
-def rule_name(entry: dict) -> str:
-    """The chosen decision rule in a few words."""
-    mode = "per-label thresholds" if entry.get("threshold_mode") == "per_label" else "one threshold"
-    return f"{'recalibrated, ' if entry.get('recalibrated') else ''}{mode}, no-label rule '{entry.get('empty_rule')}'"
-
-
-def estimate_cell(entry: dict, name: str | None = None) -> str:
-    """An estimate with its 95% interval, e.g. 0.6353 (0.6256-0.6448)."""
-    values = (entry.get("estimates") or {}).get(name or entry.get("estimate")) or {}
-    if values.get("weighted_f1") is None:
-        return "–"
-    return f"{values['weighted_f1']:.4f} ({values['ci'][0]:.4f}-{values['ci'][1]:.4f})"
-
-
-def results_markdown(results: dict) -> str:
-    """results.md: the machine, then one table of scores and speed, then per-label F1 and time per notebook."""
-    variants = results["variants"]
-    default = next((v for v in variants if v["name"] == "default"), None)
-    lines = [
-        "# Benchmark results",
-        "",
-        f"Written by `python -m utils.benchmark` on {results['date']}; data: `{results['data_dir']}`.",
-        f"Machine: {results['machine']['cpu']}, {results['machine']['cores']} cores; Python {results['machine']['python']}, "
-        f"torch {results['machine']['torch']}. Absolute times vary between machines.",
-        "",
-        "Honest CV F1: the run's `cv_weighted_f1` (notebook 04's nested estimate: the whole choice of the decision rule repeated "
-        "inside each outer fold of valid, on the held-out rows written with the kit's ASR noise), with its 95% bootstrap "
-        "interval; Δ against `default`. Clean rows: the same estimate on the held-out rows as written. Chosen rule's CV: what "
-        "notebook 04 reported before the estimate existed (the best of 12 cross-validated rules, scored on the rows it was "
-        "chosen on: optimistic). Time: the whole pipeline (notebooks 01 -> 06 under papermill). Inference: the run's predictor "
-        "over the test texts, models loaded. Predict: `python -m utils.predict --model RUN --text ...` from a cold start. "
-        "Memory: peak resident memory of the pipeline with its kernels and workers (sampled every 0.2 s).",
-        "",
-        "| variant | what it tries | rows trained | honest CV F1 (95% interval) | Δ | clean rows | chosen rule's CV | decision rule "
-        "| members (best single thr.) | time | infer texts/s | predict --text | peak memory |",
-        "|---|---|---:|---|---:|---|---:|---|---|---:|---:|---:|---:|",
-    ]
-    for v in variants:
-        delta = v["cv_weighted_f1"] - default["cv_weighted_f1"] if default and None not in (v.get("cv_weighted_f1"), default.get(
-            "cv_weighted_f1")) else None
-        members = ", ".join(f"{name} {_cell(score)}" for name, score in (v.get("members") or {}).items()) or "–"
-        lines.append(
-            f"| {v['name']} | {v['description']} | {_cell(v.get('rows_trained'))} | {estimate_cell(v)} "
-            f"| {'' if delta is None or v is default else f'{delta:+.4f}'} | {estimate_cell(v, 'clean')} "
-            f"| {_cell(v.get('chosen_rule_cv_f1'))} | {rule_name(v)} | {members} | {v.get('total_seconds', 0) / 60:.1f} min "
-            f"| {_cell((v.get('inference') or {}).get('texts_per_second'))} | {_cell(v.get('predict_seconds'), 1)} s "
-            f"| {v.get('peak_rss_mb')} MB |"
-        )
-    lines += ["", "## F1 per label", "", "The honest estimate's per-label F1 (held-out rows decided by rules chosen without them). "
-              "Macro F1 is their mean.", "",
-              "| variant | " + " | ".join(LABELS) + " | macro |", "|---|" + "---:|" * (len(LABELS) + 1)]
-    for v in variants:
-        scores = v.get("per_label_f1") or {}
-        per_label = " | ".join(_cell(scores.get(label), 3) for label in LABELS)
-        lines.append(f"| {v['name']} | {per_label} | {_cell(v.get('macro_f1'), 3)} |")
-    steps = sorted({step for v in variants for step in (v.get("step_seconds") or {})})
-    lines += ["", "## Seconds per notebook", "", "| variant | " + " | ".join(steps) + " | total |", "|---|" + "---:|" * (len(steps) + 1)]
-    for v in variants:
-        seconds = v.get("step_seconds") or {}
-        lines.append(f"| {v['name']} | " + " | ".join(_cell(seconds.get(step), 1) for step in steps)
-                     + f" | {_cell(v.get('total_seconds'), 1)} |")
-    lines += ["", "## Overrides of each variant", ""]
-    lines += [f"- `{v['name']}`: " + (", ".join(f"`{k}={json.dumps(val, ensure_ascii=False)}`" for k, val in v["overrides"].items())
-                                      or "none")
-              for v in variants]
-    return "\n".join(lines) + "\n"
-
-
-def merge(previous: dict, new: list[dict], variants: list[Variant]) -> list[dict]:
-    """Earlier entries replaced by the new ones of the same name, in the variants file's order."""
-    by_name = {entry["name"]: entry for entry in previous.get("variants", [])}
-    by_name.update({entry["name"]: entry for entry in new})
-    order = [variant.name for variant in variants]
-    return sorted(by_name.values(), key=lambda entry: order.index(entry["name"]) if entry["name"] in order else len(order))
 
 
 def write_results(out: Path, results: dict) -> tuple[Path, Path]:
@@ -303,20 +247,28 @@ def default_data_dir() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Exit status: 0 every variant finished, 1 one failed, 2 bad arguments."""
+    """Exit status: 0 every run finished, 1 one failed, 2 bad arguments."""
     parser = argparse.ArgumentParser(prog="python -m utils.benchmark",
                                      description="Run named configurations through the pipeline; write results.md/json.")
     parser.add_argument("--data-dir", help="the competition files (default: ../shared/data/cryptonite when present)")
     parser.add_argument("--variants", default=str(VARIANTS_FILE), help="YAML of name -> {description, overrides}")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these variants (the others' results are kept)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[3], metavar="SEED",
+                        help=f"one number N: the first N of the seeds {DEFAULT_SEED}, {DEFAULT_SEED + 1}, ... (default 3); "
+                             "two or more: these seeds. The same seeds for every variant")
     parser.add_argument("--out", default=str(RESULTS), help="results path without suffix (.json and .md are written)")
-    parser.add_argument("--runs-dir", default=RUNS_DIR, help=f"where the variants' runs go (default {RUNS_DIR}; each is replaced)")
+    parser.add_argument("--runs-dir", default=RUNS_DIR,
+                        help=f"where the runs go, as <variant>-s<seed> (default {RUNS_DIR}; each is replaced)")
     parser.add_argument("--quiet", action="store_true", help="hide the notebooks' cell output")
     args = parser.parse_args(argv)
     out = Path(args.out)
     try:
+        seeds = seed_list(args.seeds)
         variants, previous = read_variants(args.variants), read_json(out.with_suffix(".json"), "move it away to start new results")
-    except (UnreadableFileError, FileNotFoundError) as error:
+        for variant in variants:
+            for seed in seeds:
+                run_name(variant, seed)
+    except (ValueError, FileNotFoundError) as error:  # the seeds, the variants file, a run name, results.json
         print(f"Not started: {error}", file=sys.stderr)
         return 2
     names = [variant.name for variant in variants]
@@ -327,19 +279,21 @@ def main(argv: list[str] | None = None) -> int:
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     if previous and previous.get("data_dir") != shown_path(data_dir):
         previous = {}  # results of other data are not mixed in
+    elif previous and "runs" not in previous:
+        print(f"{out.with_suffix('.json')} holds results of the single-seed format (no per-seed runs): they are replaced")
     new = []
-    for variant in variants:
-        if args.only and variant.name not in args.only:
-            continue
-        try:
-            new.append(run_variant(variant, data_dir, args.runs_dir, args.quiet))
-        except (KitError, OSError) as error:  # refused before it started: settings, run folder, data
-            print(f"Not started: variant '{variant.name}': {error}", file=sys.stderr)
-            return 2
-        results = {"date": datetime.now().isoformat(timespec="minutes"), "data_dir": shown_path(data_dir), "machine": machine(),
-                   "variants": merge(previous, new, variants)}
-        for path in write_results(out, results):  # after every variant: a later failure loses nothing
-            print(f"written {path}")
+    for variant in [variant for variant in variants if not args.only or variant.name in args.only]:
+        for seed in seeds:
+            try:
+                new.append(run_variant(variant, seed, data_dir, args.runs_dir, args.quiet))
+            except (KitError, OSError) as error:  # refused before it started: settings, run folder, data
+                print(f"Not started: variant '{variant.name}', seed {seed}: {error}", file=sys.stderr)
+                return 2
+            runs = merge(previous, new, names)
+            results = {"date": datetime.now().isoformat(timespec="minutes"), "data_dir": shown_path(data_dir), "machine": machine(),
+                       "runs": runs, "variants": summarise(runs)}
+            for path in write_results(out, results):  # after every run: a later failure loses nothing
+                print(f"written {path}")
     return 0 if all(entry["status"] == "finished" for entry in new) else 1
 
 

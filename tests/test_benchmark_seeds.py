@@ -50,7 +50,9 @@ def test_runs_merge_by_variant_and_seed_and_each_variant_is_summarised_over_its_
     previous = {"runs": [run("gone", 42, 0.5), run("tfidf-off", 42, 0.600), run("default", 42, 0.630), run("default", 43, 0.640,
                                                                                                           360.0, 3100, 0.5)]}
     new = [run("tfidf-off", 42, 0.620), run("tfidf-off", 43, 0.628), run("tfidf-off", 44, None, status="failed")]
-    runs = merge(previous, new, ["default", "tfidf-off"])
+    changed = merge(previous, new, {"default": {"train.epochs": 3}, "tfidf-off": {"tfidf.weight": 0.0}})
+    assert [run["name"] for run in changed if run["name"] == "default"] == [], "runs of a variant whose overrides changed are dropped"
+    runs = merge(previous, new, {"default": {}, "tfidf-off": {"tfidf.weight": 0.0}})
     assert [(r["name"], r["seed"], r["cv_weighted_f1"]) for r in runs] == [
         ("default", 42, 0.630), ("default", 43, 0.640), ("tfidf-off", 42, 0.620), ("tfidf-off", 43, 0.628),
         ("tfidf-off", 44, None), ("gone", 42, 0.5)], "the new seed-42 run replaces the old one; a variant gone from the file is last"

@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
             except (KitError, OSError) as error:  # refused before it started: settings, run folder, data
                 print(f"Not started: variant '{variant.name}', seed {seed}: {error}", file=sys.stderr)
                 return 2
-            runs = merge(previous, new, names)
+            runs = merge(previous, new, {variant.name: variant.overrides for variant in variants})
             results = {"date": datetime.now().isoformat(timespec="minutes"), "data_dir": shown_path(data_dir), "machine": machine(),
                        "runs": runs, "variants": summarise(runs)}
             for path in write_results(out, results):  # after every run: a later failure loses nothing

@@ -26,10 +26,13 @@ def paired_comparison(variant_scores: dict[int, float], default_scores: dict[int
     return {"seeds": seeds, "n": len(differences), "mean_difference": mean, "se": se, "verdict": verdict}
 
 
-def merge(previous: dict, new: list[dict], order: list[str]) -> list[dict]:
-    """The runs of results.json: earlier ones replaced by new ones of the same (variant, seed), in the variants file's order
-    (variants no longer in it last), then by seed."""
-    runs = {(run["name"], run["seed"]): run for run in [*previous.get("runs", []), *new]}
+def merge(previous: dict, new: list[dict], overrides: dict[str, dict]) -> list[dict]:
+    """The runs of results.json: earlier ones replaced by new ones of the same (variant, seed), and dropped when the variants
+    file (`overrides`: name -> its overrides, in the file's order) now gives their variant other overrides; in the file's
+    order (variants no longer in it last), then by seed."""
+    kept = [run for run in previous.get("runs", []) if run["name"] not in overrides or run.get("overrides") == overrides[run["name"]]]
+    runs = {(run["name"], run["seed"]): run for run in [*kept, *new]}
+    order = list(overrides)
     return sorted(runs.values(), key=lambda run: (order.index(run["name"]) if run["name"] in order else len(order), run["seed"]))
 
 

@@ -19,26 +19,36 @@ BOOTSTRAP_DRAWS = 1000
 
 @dataclass
 class Estimate:
-    """Weighted F1 of the selection procedure on rows it never saw, with a bootstrap interval over the rows."""
+    """Weighted F1 of the selection procedure on rows it never saw, with a bootstrap interval over the rows and the spread
+    of the same decisions' F1 on a test-sized sample."""
 
     weighted_f1: float
     ci: tuple[float, float]  # 95% percentile interval of the row bootstrap
     per_label_f1: dict[str, float]
     rows: int
     rules: list[str]  # the rule each outer fold chose
+    sd: float | None = None  # standard deviation of the row bootstrap's weighted F1
+    test_rows: int | None = None  # rows of the run's test file
+    test_sd: float | None = None  # standard deviation of the weighted F1 over resamples of test_rows rows drawn from these
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def score(y: np.ndarray, decisions: np.ndarray, rules: list[str], seed: int) -> Estimate:
-    """Weighted F1, its bootstrap interval and the per-label F1 of held-out decisions."""
+def score(y: np.ndarray, decisions: np.ndarray, rules: list[str], seed: int, test_rows: int | None = None) -> Estimate:
+    """Weighted F1, its bootstrap interval and spread and the per-label F1 of held-out decisions; with `test_rows`, also
+    the spread of their weighted F1 on samples of that many rows (the test's own sampling)."""
     resampled = resampled_weighted_f1(y, decisions, row_resamples(len(y), BOOTSTRAP_DRAWS, seed))
     tail = (1 - CONFIDENCE) / 2 * 100
     per_label = f1_score(y, decisions, average=None, zero_division=0)
+    test_sd = None
+    if test_rows:
+        test_sized = row_resamples(len(y), BOOTSTRAP_DRAWS, seed + 1, size=test_rows)
+        test_sd = round(float(np.std(resampled_weighted_f1(y, decisions, test_sized))), 5)
     return Estimate(weighted_f1=float(weighted_f1_many(y, decisions)),
                     ci=(round(float(np.percentile(resampled, tail)), 4), round(float(np.percentile(resampled, 100 - tail)), 4)),
-                    per_label_f1=dict(zip(LABELS, np.round(per_label, 4).tolist())), rows=len(y), rules=rules)
+                    per_label_f1=dict(zip(LABELS, np.round(per_label, 4).tolist())), rows=len(y), rules=rules,
+                    sd=round(float(np.std(resampled)), 5), test_rows=test_rows, test_sd=test_sd)
 
 
 def nested_decisions(y: np.ndarray, probs: dict[str, np.ndarray], tuned_on: str, config: ThresholdConfig, seed: int
@@ -56,10 +66,11 @@ def nested_decisions(y: np.ndarray, probs: dict[str, np.ndarray], tuned_on: str,
     return decisions, rules
 
 
-def nested_estimates(y: np.ndarray, probs: dict[str, np.ndarray], tuned_on: str, config: ThresholdConfig, seed: int = 0
-                     ) -> dict[str, Estimate]:
-    """The honest estimate for each version of the held-out probabilities, the rule always chosen on `tuned_on`."""
+def nested_estimates(y: np.ndarray, probs: dict[str, np.ndarray], tuned_on: str, config: ThresholdConfig, seed: int = 0,
+                     test_rows: int | None = None) -> dict[str, Estimate]:
+    """The honest estimate for each version of the held-out probabilities, the rule always chosen on `tuned_on`
+    (with the spread on a test of `test_rows` rows when given)."""
     y = np.asarray(y, dtype=np.int64)
     probs = {name: np.asarray(version, dtype=float) for name, version in probs.items()}
     decisions, rules = nested_decisions(y, probs, tuned_on, config, seed)
-    return {name: score(y, decided, rules, seed) for name, decided in decisions.items()}
+    return {name: score(y, decided, rules, seed, test_rows) for name, decided in decisions.items()}

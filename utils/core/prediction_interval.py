@@ -1,5 +1,5 @@
 """The 95% prediction interval for the weighted F1 a run will score on its test file: the honest estimate widened by the
-spread of the valid rows, of the test's own sampling and of the model's seed."""
+spread of the valid rows, of the test's own sampling, of the rule's choice and of the model's seed."""
 from __future__ import annotations
 
 import json
@@ -45,7 +45,8 @@ def seed_spread(settings: dict, results_path: Path = BENCHMARK_RESULTS) -> tuple
 def prediction_interval(estimate: float, sds: list[float]) -> list[float]:
     """estimate ± 1.96·sqrt(sum of the variances), clipped to [0, 1] and rounded to 4 digits.
 
-    The sources of spread (the valid rows, the test's own sampling, the seed) are taken as independent: their variances add."""
+    The sources of spread (the valid rows, the test's own sampling, the rule's choice, the seed) are taken as independent:
+    their variances add."""
     half = Z * math.sqrt(sum(sd**2 for sd in sds))
     return [round(max(estimate - half, 0.0), 4), round(min(estimate + half, 1.0), 4)]
 
@@ -53,7 +54,8 @@ def prediction_interval(estimate: float, sds: list[float]) -> list[float]:
 def predicted_test_f1(estimate: dict, data_dir: str | Path | None, settings: dict, results_path: Path = BENCHMARK_RESULTS
                      ) -> tuple[list[float] | None, dict | None]:
     """The prediction interval for one entry of estimate.json and its parts (each source's sd, the test's rows, where the
-    seed sd comes from); (None, None) when the estimate, its spread or the test's size is unknown."""
+    seed sd comes from); (None, None) when the estimate, its spread or the test's size is unknown. An estimate.json written
+    before the rule's choice was measured counts it as 0 (rule_choice_sd null)."""
     rows = estimate.get("test_rows") or count_test_rows(data_dir)
     valid_sd, test_sd = estimate.get("sd"), estimate.get("test_sd")
     if valid_sd is None and estimate.get("ci"):  # estimate.json written before the sd was kept: from its 95% interval's width
@@ -63,6 +65,7 @@ def predicted_test_f1(estimate: dict, data_dir: str | Path | None, settings: dic
     if estimate.get("weighted_f1") is None or test_sd is None or not rows:
         return None, None
     seed_sd, seed_from = seed_spread(settings, results_path)
-    parts = {"valid_rows_sd": round(valid_sd, 5), "test_sampling_sd": round(test_sd, 5), "seed_sd": seed_sd,
-             "seed_sd_from": seed_from, "test_rows": rows}
-    return prediction_interval(estimate["weighted_f1"], [valid_sd, test_sd, seed_sd]), parts
+    rule_sd = estimate.get("rule_sd")
+    parts = {"valid_rows_sd": round(valid_sd, 5), "test_sampling_sd": round(test_sd, 5), "rule_choice_sd": rule_sd,
+             "seed_sd": seed_sd, "seed_sd_from": seed_from, "test_rows": rows}
+    return prediction_interval(estimate["weighted_f1"], [valid_sd, test_sd, rule_sd or 0.0, seed_sd]), parts

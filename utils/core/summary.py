@@ -62,9 +62,11 @@ def estimate_lines(summary: dict) -> list[str]:
              f"{DESCRIPTIONS[summary['estimate']]}"]
     if summary.get("test_f1_interval"):
         (low, high), parts = summary["test_f1_interval"], summary["test_f1_interval_parts"]
+        rule_sd = parts.get("rule_choice_sd")  # None: an estimate.json written before it was measured, counted as 0
+        rule_choice = "not measured (0)" if rule_sd is None else f"{rule_sd:.4f}"
         lines.append(f"  on a test of {parts['test_rows']:,} rows expect {low:.4f}-{high:.4f} (95% prediction interval; standard "
                      f"deviations: valid rows {parts['valid_rows_sd']:.4f}, the test's own sampling {parts['test_sampling_sd']:.4f}, "
-                     f"seed {parts['seed_sd']:.4f} from {parts['seed_sd_from']})")
+                     f"the rule's choice {rule_choice}, seed {parts['seed_sd']:.4f} from {parts['seed_sd_from']})")
     lines += [f"  also: {values['weighted_f1']:.4f} ({values['ci'][0]:.4f}-{values['ci'][1]:.4f}), {DESCRIPTIONS[name]}"
               for name, values in summary["estimates"].items() if name != summary["estimate"]]
     return lines

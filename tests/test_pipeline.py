@@ -220,8 +220,8 @@ def test_the_summary_reads_the_products_defensively(tmp_path):
     (tmp_path / "estimate.json").write_text(json.dumps({"clean": estimate, "asr_noise": {**estimate, "weighted_f1": 0.6001}}))
     (tmp_path / "thresholds.json").write_text("{not json")
     text = summarize(tmp_path, record)
-    assert "honest estimate of weighted F1: 0.6001 (95% interval 0.6000-0.6250): nested cross-validation, held-out valid rows " \
-           "written with speech-recognition noise" in text
+    assert "honest estimate of weighted F1: 0.6001 (95% interval over valid rows 0.6000-0.6250): nested cross-validation, " \
+           "held-out valid rows written with speech-recognition noise" in text
     assert "also: 0.6123 (0.6000-0.6250), nested cross-validation, held-out valid rows as written" in text
     assert "thresholds: not available" in text
 

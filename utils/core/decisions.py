@@ -22,10 +22,10 @@ def weighted_f1_many(y: np.ndarray, predictions: np.ndarray) -> np.ndarray:
     return (f1 * support).sum(axis=-1) / max(support.sum(), 1)
 
 
-def row_resamples(rows: int, draws: int, seed: int) -> np.ndarray:
-    """(draws, rows) counts: how often each row is drawn in each bootstrap resample of the rows."""
+def row_resamples(rows: int, draws: int, seed: int, size: int | None = None) -> np.ndarray:
+    """(draws, rows) counts: how often each row is drawn in each bootstrap resample of `size` rows (default: `rows`)."""
     rng = np.random.default_rng(seed)
-    return np.stack([np.bincount(rng.integers(0, rows, rows), minlength=rows) for _ in range(draws)])
+    return np.stack([np.bincount(rng.integers(0, rows, size or rows), minlength=rows) for _ in range(draws)])
 
 
 def resampled_weighted_f1(y: np.ndarray, decisions: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -17,18 +17,19 @@ from pathlib import Path
 import numpy as np
 
 from ..core.data_dir import is_sample
-from ..core.decisions import grid, search_global
+from ..core.decisions import grid, search_global, weighted_f1_many
 from ..core.files import write_text
 from ..core.paths import ESTIMATE, REPO_ROOT, TEST_PROBS, THRESHOLDS, VALID_NOISY_PROBS, VALID_PROBS
+from ..core.prediction_interval import count_test_rows
 from ..core.probs_files import read_probs, write_probs
 from ..core.run_record import RECORD_FILE, content_hash, read_record, step_problems, timestamp, update_record
 from ..core.settings import RunConfig, ThresholdConfig, check_run_name
 from ..core.splits import SPLIT_FILES, label_matrix, read_split
-from ..core.summary import write_run_summary
+from ..core.summary import estimate_lines, write_run_summary
 from ..inference.notebook import free_path, submission_path
 from ..inference.predictor import INFERENCE
 from ..inference.submission import make_submission, write_submission
-from ..thresholds.estimate import Estimate, score
+from ..thresholds.estimate import Estimate, rule_spread, score
 from ..thresholds.search import choose_thresholds, rule_name
 
 STEP = 0.1  # the weight grid's spacing
@@ -102,22 +103,25 @@ def best_weights(y: np.ndarray, probs: list[np.ndarray], config: ThresholdConfig
     return candidates[int(np.argmax(scores))]
 
 
-def nested_blend_estimates(y: np.ndarray, members: list[Member], config: ThresholdConfig, seed: int) -> dict[str, Estimate]:
+def nested_blend_estimates(y: np.ndarray, members: list[Member], config: ThresholdConfig, seed: int, test_rows: int | None = None
+                           ) -> dict[str, Estimate]:
     """Weights and rule chosen on the other outer folds, each held-out fold decided by them (clean, and with ASR noise
-    when every member scored such rows)."""
+    when every member scored such rows); with the spread on a test of `test_rows` rows and of the folds' choices' weighted
+    F1 on all clean rows (rule_spread)."""
     from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 
     versions = {"clean": [m.valid for m in members]}
     if all(m.noisy is not None for m in members):
         versions["asr_noise"] = [m.noisy for m in members]
-    decisions, rules = {name: np.zeros_like(y) for name in versions}, []
+    decisions, rules, rule_scores = {name: np.zeros_like(y) for name in versions}, [], []
     for fit_rows, held_out in MultilabelStratifiedKFold(config.cv_folds, shuffle=True, random_state=seed).split(members[0].valid, y):
         weights = best_weights(y[fit_rows], [p[fit_rows] for p in versions["clean"]], config)
         choice = choose_thresholds(y[fit_rows], blended([p[fit_rows] for p in versions["clean"]], weights), config, seed + 1)
         rules.append(f"weights {weights.round(2).tolist()}, {rule_name(choice.mode, bool(choice.recalibration))}")
+        rule_scores.append(float(weighted_f1_many(y, choice.apply(choice.recalibrated(blended(versions["clean"], weights))))))
         for name, probs in versions.items():
             decisions[name][held_out] = choice.apply(choice.recalibrated(blended([p[held_out] for p in probs], weights)))
-    return {name: score(y, decided, rules, seed) for name, decided in decisions.items()}
+    return {name: score(y, decided, rules, seed, test_rows, rule_spread(rule_scores)) for name, decided in decisions.items()}
 
 
 def blend_runs(name: str, run_dirs: list[Path], runs_dir: Path, config: ThresholdConfig | None = None, seed: int = 42) -> Path:
@@ -144,7 +148,7 @@ def blend_runs(name: str, run_dirs: list[Path], runs_dir: Path, config: Threshol
     weights = best_weights(y, [m.valid for m in members], config)
     valid, test = blended([m.valid for m in members], weights), blended([m.test for m in members], weights)
     choice = choose_thresholds(y, valid, config, seed)
-    estimates = nested_blend_estimates(y, members, config, seed)
+    estimates = nested_blend_estimates(y, members, config, seed, count_test_rows(data_dir))
     write_probs(valid, target / VALID_PROBS)
     write_probs(test, target / TEST_PROBS)
     if "asr_noise" in estimates:
@@ -163,9 +167,8 @@ def blend_runs(name: str, run_dirs: list[Path], runs_dir: Path, config: Threshol
     summary = write_run_summary(target)
     print(f"Blend '{name}': " + ", ".join(f"{m.name} x {w:.1f}" for m, w in zip(members, weights)))
     print(choice.note)
-    low, high = summary["cv_weighted_f1_ci"]
-    print(f"honest estimate of weighted F1: {summary['cv_weighted_f1']:.4f} (95% interval {low:.4f}-{high:.4f}); "
-          f"rule: {rule_name(choice.mode, bool(choice.recalibration))}")
+    print("\n".join(estimate_lines(summary)))
+    print(f"rule: {rule_name(choice.mode, bool(choice.recalibration))}")
     print(f"Checked submission written to {path}")
     return path
 

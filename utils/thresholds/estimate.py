@@ -19,47 +19,68 @@ BOOTSTRAP_DRAWS = 1000
 
 @dataclass
 class Estimate:
-    """Weighted F1 of the selection procedure on rows it never saw, with a bootstrap interval over the rows."""
+    """Weighted F1 of the selection procedure on rows it never saw, with a bootstrap interval over the rows, the spread
+    of the same decisions' F1 on a test-sized sample and the spread of the chosen rules' quality."""
 
     weighted_f1: float
     ci: tuple[float, float]  # 95% percentile interval of the row bootstrap
     per_label_f1: dict[str, float]
     rows: int
     rules: list[str]  # the rule each outer fold chose
+    sd: float | None = None  # standard deviation of the row bootstrap's weighted F1
+    test_rows: int | None = None  # rows of the run's test file
+    test_sd: float | None = None  # standard deviation of the weighted F1 over resamples of test_rows rows drawn from these
+    rule_sd: float | None = None  # standard deviation (n - 1) of the outer folds' rules' weighted F1 on all the tuned-on rows
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def score(y: np.ndarray, decisions: np.ndarray, rules: list[str], seed: int) -> Estimate:
-    """Weighted F1, its bootstrap interval and the per-label F1 of held-out decisions."""
+def rule_spread(rule_scores: list[float]) -> float:
+    """The standard deviation (n - 1) of the weighted F1 the outer folds' rules score on the same rows: how much the
+    quality of a chosen rule varies from one choice to another (the rows' own noise cancels, as they are the same)."""
+    return round(float(np.std(rule_scores, ddof=1)), 5)
+
+
+def score(y: np.ndarray, decisions: np.ndarray, rules: list[str], seed: int, test_rows: int | None = None,
+          rule_sd: float | None = None) -> Estimate:
+    """Weighted F1, its bootstrap interval and spread and the per-label F1 of held-out decisions; with `test_rows`, also
+    the spread of their weighted F1 on samples of that many rows (the test's own sampling); `rule_sd` is kept as given."""
     resampled = resampled_weighted_f1(y, decisions, row_resamples(len(y), BOOTSTRAP_DRAWS, seed))
     tail = (1 - CONFIDENCE) / 2 * 100
     per_label = f1_score(y, decisions, average=None, zero_division=0)
+    test_sd = None
+    if test_rows:
+        test_sized = row_resamples(len(y), BOOTSTRAP_DRAWS, seed + 1, size=test_rows)
+        test_sd = round(float(np.std(resampled_weighted_f1(y, decisions, test_sized))), 5)
     return Estimate(weighted_f1=float(weighted_f1_many(y, decisions)),
                     ci=(round(float(np.percentile(resampled, tail)), 4), round(float(np.percentile(resampled, 100 - tail)), 4)),
-                    per_label_f1=dict(zip(LABELS, np.round(per_label, 4).tolist())), rows=len(y), rules=rules)
+                    per_label_f1=dict(zip(LABELS, np.round(per_label, 4).tolist())), rows=len(y), rules=rules,
+                    sd=round(float(np.std(resampled)), 5), test_rows=test_rows, test_sd=test_sd, rule_sd=rule_sd)
 
 
 def nested_decisions(y: np.ndarray, probs: dict[str, np.ndarray], tuned_on: str, config: ThresholdConfig, seed: int
-                     ) -> tuple[dict[str, np.ndarray], list[str]]:
+                     ) -> tuple[dict[str, np.ndarray], list[str], float]:
     """For each outer fold: choose the rule on the other folds' `probs[tuned_on]` (the whole procedure of notebook 04),
-    then decide the fold's rows of every version of the probabilities (e.g. the same rows written with ASR noise)."""
+    then decide the fold's rows of every version of the probabilities (e.g. the same rows written with ASR noise);
+    with the spread of the folds' rules' weighted F1 on all rows of `probs[tuned_on]` (rule_spread)."""
     folds = MultilabelStratifiedKFold(n_splits=config.cv_folds, shuffle=True, random_state=seed)
     decisions = {name: np.zeros_like(y) for name in probs}
-    rules = []
+    rules, rule_scores = [], []
     for fit_rows, held_out in folds.split(probs[tuned_on], y):
         choice = choose_thresholds(y[fit_rows], probs[tuned_on][fit_rows], config, seed + 1)
         rules.append(f"{rule_name(choice.mode, bool(choice.recalibration))}, no-label rule '{choice.empty_rule}'")
+        rule_scores.append(float(weighted_f1_many(y, choice.apply(choice.recalibrated(probs[tuned_on])))))
         for name, version in probs.items():
             decisions[name][held_out] = choice.apply(choice.recalibrated(version[held_out]))
-    return decisions, rules
+    return decisions, rules, rule_spread(rule_scores)
 
 
-def nested_estimates(y: np.ndarray, probs: dict[str, np.ndarray], tuned_on: str, config: ThresholdConfig, seed: int = 0
-                     ) -> dict[str, Estimate]:
-    """The honest estimate for each version of the held-out probabilities, the rule always chosen on `tuned_on`."""
+def nested_estimates(y: np.ndarray, probs: dict[str, np.ndarray], tuned_on: str, config: ThresholdConfig, seed: int = 0,
+                     test_rows: int | None = None) -> dict[str, Estimate]:
+    """The honest estimate for each version of the held-out probabilities, the rule always chosen on `tuned_on`
+    (with the spread on a test of `test_rows` rows when given)."""
     y = np.asarray(y, dtype=np.int64)
     probs = {name: np.asarray(version, dtype=float) for name, version in probs.items()}
-    decisions, rules = nested_decisions(y, probs, tuned_on, config, seed)
-    return {name: score(y, decided, rules, seed) for name, decided in decisions.items()}
+    decisions, rules, rule_sd = nested_decisions(y, probs, tuned_on, config, seed)
+    return {name: score(y, decided, rules, seed, test_rows, rule_sd) for name, decided in decisions.items()}

@@ -11,8 +11,10 @@ import pandas as pd
 from ..core.figures import save_figure
 from ..core.files import write_text
 from ..core.paths import ESTIMATE, THRESHOLDS, VALID_NOISY_PROBS, VALID_PROBS
+from ..core.prediction_interval import count_test_rows
 from ..core.probs_files import read_probs
 from ..core.progress import headline
+from ..core.run_record import read_record
 from ..core.settings import ThresholdConfig
 from ..core.summary import DESCRIPTIONS
 from .curves import plot_threshold_curves
@@ -36,12 +38,12 @@ def tune_thresholds(run_dir: str | Path, y: np.ndarray, config: ThresholdConfig,
 
 def estimate_run(run_dir: str | Path, y: np.ndarray, config: ThresholdConfig, seed: int = 0) -> dict[str, Estimate]:
     """The honest estimate of the run's F1 on held-out rows (clean, and with ASR noise when notebook 03 scored such
-    rows); written to estimate.json and printed."""
+    rows) with its spread on a test the size of the run's test file; written to estimate.json and printed."""
     run_dir = Path(run_dir)
     versions = {"clean": read_probs(run_dir / VALID_PROBS, expected_rows=len(y))}
     if (run_dir / VALID_NOISY_PROBS).is_file():
         versions["asr_noise"] = read_probs(run_dir / VALID_NOISY_PROBS, expected_rows=len(y))
-    estimates = nested_estimates(y, versions, "clean", config, seed)
+    estimates = nested_estimates(y, versions, "clean", config, seed, count_test_rows(read_record(run_dir).get("data_dir")))
     write_text(run_dir / ESTIMATE, json.dumps({name: estimate.as_dict() for name, estimate in estimates.items()}, indent=2))
     for name, estimate in estimates.items():
         headline(f"{DESCRIPTIONS[name]}: weighted F1 {estimate.weighted_f1:.4f} "

@@ -23,7 +23,8 @@ def test_benchmark_runs_the_pipeline_on_the_sample_and_writes_the_results(sample
     run_dir = sample_run.run_dir
     assert run_dir.name == "sample-s42" and load_config(run_dir / "params.yaml").seed == 42
     [summary] = results["variants"]  # one seed: its mean is the run's estimate, no sd, no default to compare with
-    assert summary["seeds"] == [42] and summary["n"] == 1 and summary["cv_weighted_f1_mean"] == pytest.approx(entry["cv_weighted_f1"], abs=1e-5)
+    assert summary["seeds"] == [42] and summary["n"] == 1
+    assert summary["cv_weighted_f1_mean"] == pytest.approx(entry["cv_weighted_f1"], abs=1e-5)
     assert summary["seed_sd"] is None and summary["vs_default"] is None and summary["peak_rss_mb"] == entry["peak_rss_mb"]
     expanded = len(read_split(run_dir / "train_expanded.csv", extra_columns=("source",)))
     assert entry["rows_trained"] == expanded > 400 and entry["mode"] == "folds" and entry["models"] == 2

@@ -60,3 +60,17 @@ def test_importing_utils_loads_no_heavy_library():
     code = "import sys, utils; print(sorted({'torch', 'sklearn', 'pandas', 'numpy', 'transformers', 'pydantic'} & set(sys.modules)))"
     printed = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout
     assert printed.strip() == "[]"
+
+
+def test_every_error_the_kit_raises_for_a_user_is_a_kit_error():
+    """Each exception class the kit defines shows as its one-line message in a notebook (KitError), not a traceback."""
+    from utils.core.errors import KitError
+
+    defined = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = ".".join(path.relative_to(REPO_ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ClassDef) and node.name.endswith(("Error", "Mismatch", "Tampered")):
+                defined.append(getattr(importlib.import_module(module), node.name))
+    assert len(defined) >= 10
+    assert [error.__name__ for error in defined if not issubclass(error, KitError)] == []

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.data_dir import COMPETITION_SLUG, find_data_dir
+from ..core.errors import KitError
 from ..core.files import UnreadableFileError, atomic_path
 from ..core.paths import REPO_ROOT, SAMPLE_DATA_DIR
 from ..core.run_record import RECORD_FILE, content_hash, read_record
@@ -32,7 +33,7 @@ FORBIDDEN_HELP = """If Kaggle answered 403 Forbidden: the account has not accept
 https://www.kaggle.com/competitions/{slug}/rules, press "I Understand and Accept", then submit again."""
 
 
-class SubmissionError(ValueError):
+class SubmissionError(KitError, ValueError):
     """A submission that does not match the test file; the message names the first bad row."""
 
 

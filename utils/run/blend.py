@@ -18,6 +18,7 @@ import numpy as np
 
 from ..core.data_dir import is_sample
 from ..core.decisions import grid, search_global, weighted_f1_many
+from ..core.errors import KitError
 from ..core.files import write_text
 from ..core.paths import ESTIMATE, REPO_ROOT, TEST_PROBS, THRESHOLDS, VALID_NOISY_PROBS, VALID_PROBS
 from ..core.prediction_interval import count_test_rows
@@ -35,7 +36,7 @@ from ..thresholds.search import choose_thresholds, rule_name
 STEP = 0.1  # the weight grid's spacing
 
 
-class BlendError(ValueError):
+class BlendError(KitError, ValueError):
     """Runs that cannot be blended; the message names the run and the difference."""
 
 

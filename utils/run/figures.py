@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..core.arguments import positive_int
 from ..core.data_dir import find_data_dir
+from ..core.errors import KitError
 from ..core.figures import save_figure
 from ..core.files import atomic_path
 from ..core.paths import ERRORS_DIR, REPO_ROOT, THRESHOLDS, VALID_PROBS
@@ -29,7 +30,7 @@ RENDERED = {"per_label_f1.png": (VALID_PROBS, THRESHOLDS)}  # drawn from these p
 MAX_WIDTH = 1400  # pixels: wider figures are scaled down (a README shows them narrower still)
 
 
-class FiguresError(RuntimeError):
+class FiguresError(KitError, RuntimeError):
     """A run the figures cannot come from; the message says what is missing."""
 
 

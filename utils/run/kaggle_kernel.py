@@ -24,6 +24,7 @@ from pathlib import Path
 import nbformat
 
 from ..core.data_dir import COMPETITION_SLUG, KAGGLE_INPUT, find_data_dir
+from ..core.errors import KitError
 from ..core.files import read_json, write_text
 from ..core.paths import REPO_ROOT, REPORT
 from ..core.settings_io import load_config
@@ -51,7 +52,7 @@ WORKING_DIR = "/kaggle/working"
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same files give the same kernel notebook
 
 
-class KernelError(ValueError):
+class KernelError(KitError, ValueError):
     """Kernel metadata or a build that Kaggle would refuse; the message lists every problem."""
 
 

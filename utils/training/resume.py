@@ -27,6 +27,7 @@ from safetensors.torch import load_model as load_weights
 from safetensors.torch import save_model as save_weights
 from torch import nn
 
+from ..core.errors import KitError
 from ..core.files import read_json, write_text
 from ..core.run_record import content_hash, flatten
 from ..core.settings import RunConfig
@@ -41,7 +42,7 @@ CHECKSUMS_FILE = "checksums.json"  # in each part_<k>/ and state_<k>-.../: the S
 UNRELATED_SETTINGS = {"num_processes", "fold_workers", "checkpoint_steps", "keep_checkpoints"}
 
 
-class CheckpointMismatch(ValueError):
+class CheckpointMismatch(KitError, ValueError):
     """Checkpoints made with other settings or data than the training asked for now."""
 
 

@@ -2,6 +2,7 @@
 import contextlib
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -350,3 +351,33 @@ def test_a_data_folder_with_some_of_the_files_stops_the_run(standins, tmp_path, 
     code, _, err = run_main(["--notebooks", str(standins), "-p", f"runs_dir={tmp_path / 'runs'}"])
     assert code == 2 and "holds some of the competition files but lacks ['valid.csv']" in err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_kernel_that_dies_before_its_first_cell_is_started_again_a_failing_cell_is_not(standins, tmp_path, monkeypatch, capsys):
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    from utils.run import pipeline
+
+    plan = pipeline.plan_run(overrides={"runs_dir": str(tmp_path / "runs")}, data_dir=SAMPLE_DIR, run_name="r", notebooks_dir=standins)
+    notebook = plan.notebooks[0]
+    calls = []
+
+    def port_taken_once(*args, **kwargs):  # as when another kernel starting at the same moment took its port
+        calls.append(args)
+        if len(calls) == 1:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+
+    monkeypatch.setattr(papermill, "execute_notebook", port_taken_once)
+    assert pipeline._execute(plan, notebook, "quiet", None) is None and len(calls) == 2
+    assert f"Notice: the kernel of {notebook.name} ended before it ran a cell (Kernel died before replying" in capsys.readouterr().out
+    assert read_json(plan.config.run_dir / "manifest.json")["pipeline"]["notebooks"][notebook.stem]["status"] == "done"
+
+    def cell_fails(*args, **kwargs):
+        calls.append(args)
+        logging.getLogger("papermill").info("Executing Cell 5---")
+        raise PapermillExecutionError(4, 5, "ValueError", "bad", ["ValueError: bad"])
+
+    calls.clear()
+    monkeypatch.setattr(papermill, "execute_notebook", cell_fails)
+    assert pipeline._execute(plan, notebook, "quiet", None)["status"] == "failed" and len(calls) == 1, "a failing cell is not retried"

@@ -470,6 +470,9 @@ def _run_locked(plan: Plan, shown: str) -> dict:
     return record
 
 
+KERNEL_STARTS = 3  # tries to start a notebook's kernel: one can lose its ports to another kernel starting at the same moment
+
+
 def _execute(plan: Plan, notebook: Path, shown: str, bar: str | None) -> dict | None:
     """One notebook with papermill into runs/<name>/notebooks/ (its kernel's stderr beside it, in a .log), with a progress
     bar over its cells named `bar` (None: no bar); the run's record after a failure or Ctrl-C, None when it finished."""
@@ -479,20 +482,27 @@ def _execute(plan: Plan, notebook: Path, shown: str, bar: str | None) -> dict | 
     executed.parent.mkdir(parents=True, exist_ok=True)
     LoggedKernelManager.log_file = executed.with_suffix(".log")
     began = time.perf_counter()
-    with cell_log(shown) as cells:
-        try:
-            with quiet_after_ctrl_c():
-                papermill.execute_notebook(
-                    str(notebook), str(executed), parameters=plan.parameters, kernel_name=plan.kernel,
-                    cwd=str(NOTEBOOKS_DIR),  # the bootstrap cell finds utils/ from here, wherever the notebooks are
-                    log_output=True, progress_bar={"desc": bar, "leave": False} if bar else False, kernel_manager_class=LoggedKernelManager,
-                )
-        except KeyboardInterrupt:
-            where = f"cell {cells.cell} of the executed notebook" if cells.cell else "while its kernel started"
-            return _stop(plan, notebook, executed, began, "interrupted", {"notebook": notebook.name, "cell": where,
-                         "exception": "KeyboardInterrupt", "traceback": "", "executed": str(executed)})
-        except Exception as error:  # a failing cell (PapermillExecutionError) or a kernel that died or never started
-            return _stop(plan, notebook, executed, began, "failed", describe_failure(notebook, executed, error))
+    for attempt in range(1, KERNEL_STARTS + 1):
+        with cell_log(shown) as cells:
+            try:
+                with quiet_after_ctrl_c():
+                    papermill.execute_notebook(
+                        str(notebook), str(executed), parameters=plan.parameters, kernel_name=plan.kernel,
+                        cwd=str(NOTEBOOKS_DIR),  # the bootstrap cell finds utils/ from here, wherever the notebooks are
+                        log_output=True, progress_bar={"desc": bar, "leave": False} if bar else False,
+                        kernel_manager_class=LoggedKernelManager,
+                    )
+                break
+            except KeyboardInterrupt:
+                where = f"cell {cells.cell} of the executed notebook" if cells.cell else "while its kernel started"
+                return _stop(plan, notebook, executed, began, "interrupted", {"notebook": notebook.name, "cell": where,
+                             "exception": "KeyboardInterrupt", "traceback": "", "executed": str(executed)})
+            except Exception as error:  # a failing cell (PapermillExecutionError) or a kernel that died or never started
+                if cells.cell is None and isinstance(error, RuntimeError) and attempt < KERNEL_STARTS:
+                    print(f"Notice: the kernel of {notebook.name} ended before it ran a cell ({error}; its log: "
+                          f"{LoggedKernelManager.log_file}): starting it again", flush=True)
+                    continue
+                return _stop(plan, notebook, executed, began, "failed", describe_failure(notebook, executed, error))
     _set_notebook(plan.config.run_dir, notebook.stem, status="done", seconds=round(time.perf_counter() - began, 1), executed=str(executed))
     return None
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import multiprocessing
+import shutil
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import redirect_stdout
@@ -99,10 +100,16 @@ def train_neural(template: Model, train_data: EmotionDataset, valid_data: Emotio
     return [template.cpu()], probs, history, "train"
 
 
+def seeded_configs(config: RunConfig) -> list[RunConfig]:
+    """The run's settings once per seed the neural member trains with (train.seeds; the run's seed when it is [])."""
+    return [config.model_copy(update={"seed": seed}) for seed in config.train.seeds] or [config]
+
+
 def open_checkpoints(config: RunConfig, data: TrainingData, processes: int, check: bool = True) -> Checkpoints:
-    """This training's checkpoints under model/; with `check` the main process refuses those of other settings and
-    announces a resume, and the other processes of a launch wait for that."""
-    checkpoints = Checkpoints(config.run_dir / MODEL_DIR / CHECKPOINTS_DIR,
+    """This training's checkpoints under model/ (a folder per seed with train.seeds); with `check` the main process refuses
+    those of other settings and announces a resume, and the other processes of a launch wait for that."""
+    folder = config.run_dir / MODEL_DIR / CHECKPOINTS_DIR
+    checkpoints = Checkpoints(folder / f"seed-{config.seed}" if config.train.seeds else folder,
                               training_fingerprint(config, data.train, data.valid, data.test_texts, processes))
     if check and is_main_process():
         checkpoints.open()
@@ -124,17 +131,17 @@ def neural_inputs(config: RunConfig, data: TrainingData, styled: list[str] | Non
     return model, model.dataset(data.train[TEXT], label_matrix(data.train)), valid_data, scored_data
 
 
-_worker_inputs: list = []  # (a fold worker) `neural_inputs` and the folds, made by the worker's first fold, kept for the next
+_worker_inputs: dict[int, list] = {}  # (a fold worker) per seed, `neural_inputs` and the folds, made by its first fold, kept
 
 
 def train_fold_in_worker(config: RunConfig, data: TrainingData, styled: list[str] | None, k: int) -> str:
     """(A fold worker process.) Train fold k into model/checkpoints/ as its finished part; returns what it printed."""
     log = io.StringIO()
     with redirect_stdout(log), no_progress_bars():
-        if not _worker_inputs:
+        if config.seed not in _worker_inputs:
             inputs = neural_inputs(config, data, styled)
-            _worker_inputs.extend([*inputs, valid_folds(inputs[2].labels.numpy(), config.train.folds, config.seed)])
-        template, train_data, valid_data, scored_data, folds = _worker_inputs
+            _worker_inputs[config.seed] = [*inputs, valid_folds(inputs[2].labels.numpy(), config.train.folds, config.seed)]
+        template, train_data, valid_data, scored_data, folds = _worker_inputs[config.seed]
         checkpoints = open_checkpoints(config, data, 1, check=False)
         train_fold(template, train_data, valid_data, config.train, k, folds[k], config.seed, scored_data, checkpoints)
     return log.getvalue()
@@ -155,29 +162,41 @@ def train_folds_in_workers(config: RunConfig, data: TrainingData, styled: list[s
 
 
 def train_neural_parts(config: RunConfig, data: TrainingData) -> None:
-    """(One of the processes notebook 03 started.) Train the neural parts into model/checkpoints/; notebook 03 finishes."""
-    checkpoints = open_checkpoints(config, data, launched_processes(), check=False)
-    train_neural(*neural_inputs(config, data, valid_in_test_style(config, data)), config, checkpoints)
+    """(One of the processes notebook 03 started.) Train the neural parts of every seed into model/checkpoints/; notebook 03
+    finishes."""
+    styled = valid_in_test_style(config, data)
+    for seeded in seeded_configs(config):
+        train_neural(*neural_inputs(seeded, data, styled), seeded, open_checkpoints(seeded, data, launched_processes(), check=False))
 
 
 def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
     """Build the model from the settings and train it (k-fold over valid when train.folds >= 2) in train.num_processes
     processes; save under model/. A training stopped before continues from its checkpoints in model/checkpoints/.
 
-    With tfidf.weight > 0 the TF-IDF member trains at the same time in a worker process of the main process and is blended in.
+    With train.seeds the neural model(s) train once per seed, saved side by side and their probabilities averaged.
+    With tfidf.weight > 0 the TF-IDF member trains at the same time in a worker process of the main process and is blended in
+    (once: its solver has no random start, so a seed would only change its fold split).
     """
     started = time.perf_counter()
     processes = launched_processes() if launched_processes() > 1 else resolve_processes(config.train)
-    checkpoints = open_checkpoints(config, data, processes)
+    seeded = {seeded.seed: (seeded, open_checkpoints(seeded, data, processes)) for seeded in seeded_configs(config)}
     styled = valid_in_test_style(config, data)
     workers = resolve_fold_workers(config.train, len(data.train)) if launched_processes() == 1 else 1
+    parts = config.train.folds or 1
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent) as pool:
         linear = start_linear_member(config, data, styled, pool) if config.tfidf.weight > 0 and is_main_process() else None
-        if launched_processes() == 1 < processes and not checkpoints.all_finished(config.train.folds or 1):
+        if launched_processes() == 1 < processes and not all(checkpoints.all_finished(parts) for _, checkpoints in seeded.values()):
             launch_training(config.run_dir, processes, MIXED_PRECISION[config.train.precision])  # they train; the parts are loaded below
-        if workers > 1:
-            train_folds_in_workers(config, data, styled, pool, checkpoints, workers)  # the parts are loaded below
-        models, probs, history, mode = train_neural(*neural_inputs(config, data, styled), config, checkpoints)
+        models, seed_probs, histories = [], [], []
+        for seed, (seed_config, checkpoints) in seeded.items():
+            if workers > 1:
+                train_folds_in_workers(seed_config, data, styled, pool, checkpoints, workers)  # the parts are loaded below
+            seed_models, seed_valid_probs, seed_history, mode = train_neural(*neural_inputs(seed_config, data, styled), seed_config,
+                                                                            checkpoints)
+            models += seed_models
+            seed_probs.append(seed_valid_probs)
+            histories.append(seed_history.assign(seed=seed) if config.train.seeds else seed_history)
+        probs, history = np.mean(seed_probs, axis=0, dtype=seed_probs[0].dtype), pd.concat(histories, ignore_index=True)
         members = {"neural": probs}
         if is_main_process():
             save_models(models, config.run_dir / MODEL_DIR, carry=(CHECKPOINTS_DIR,))
@@ -187,7 +206,7 @@ def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
             print(printed, end="", flush=True)
             probs = (1 - config.tfidf.weight) * probs + config.tfidf.weight * members["tfidf"]
     if is_main_process() and not config.train.keep_checkpoints:
-        checkpoints.remove()
+        shutil.rmtree(config.run_dir / MODEL_DIR / CHECKPOINTS_DIR, ignore_errors=True)
     result = TrainingResult(models, probs, history, mode, time.perf_counter() - started, members)
     how = f"{workers} fold workers" if workers > 1 else f"{processes} process(es)"
     print(f"Trained in {result.seconds:.0f} s ({how}); saved {len(models)} model(s) to {config.run_dir / MODEL_DIR}"
@@ -205,17 +224,23 @@ def noisy_valid_texts(config: RunConfig, data: TrainingData) -> list[str]:
 
 def score_noisy_held_out(config: RunConfig, data: TrainingData, result: TrainingResult) -> np.ndarray:
     """Held-out valid probabilities of the same rows written with ASR noise, each row scored by the members that did not
-    train on it (fold k's neural model and TF-IDF set), blended as the clean ones are."""
+    train on it (per seed, fold k's neural model; the TF-IDF set of fold k), averaged and blended as the clean ones are."""
     texts = noisy_valid_texts(config, data)
-    folds = valid_folds(label_matrix(data.valid), config.train.folds, config.seed) if config.train.folds else [
-        (np.arange(0), np.arange(len(texts)))]
-    linear = TfidfClassifier.load(config.run_dir / LINEAR_DIR) if "tfidf" in result.member_probs else None
+
+    def folds_of(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        return valid_folds(label_matrix(data.valid), config.train.folds, seed) if config.train.folds else [
+            (np.arange(0), np.arange(len(texts)))]
+
+    configs = seeded_configs(config)
     probs = np.zeros((len(texts), result.valid_probs.shape[1]))
-    for k, (_, held_out) in enumerate(folds):
-        rows = [texts[i] for i in held_out]
-        probs[held_out] = predict_probs(result.models[k], rows, config.train.eval_batch_size)
-        if linear is not None:
-            linear_probs = linear.probs_of_features(linear.features(rows), [k])
+    for j, seeded in enumerate(configs):
+        for k, (_, held_out) in enumerate(folds_of(seeded.seed)):
+            model = result.models[j * len(result.models) // len(configs) + k]
+            probs[held_out] += predict_probs(model, [texts[i] for i in held_out], config.train.eval_batch_size) / len(configs)
+    if "tfidf" in result.member_probs:
+        linear = TfidfClassifier.load(config.run_dir / LINEAR_DIR)
+        for k, (_, held_out) in enumerate(folds_of(config.seed)):
+            linear_probs = linear.probs_of_features(linear.features([texts[i] for i in held_out]), [k])
             probs[held_out] = (1 - config.tfidf.weight) * probs[held_out] + config.tfidf.weight * linear_probs
     return probs
 

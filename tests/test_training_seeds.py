@@ -14,6 +14,9 @@ SMALL = {"model.navec.hidden_size": 16, "model.navec.ngram_buckets": 2048, "trai
 def test_seeds_average_the_runs_of_each_seed_and_keep_every_model(tmp_path):
     single = {seed: run_training_products(tmp_path, f"s{seed}", {**SMALL, "seed": seed})[0] for seed in (3, 4)}
     averaged, metrics = run_training_products(tmp_path, "seeds", {**SMALL, "seed": 3, "train.seeds": [3, 4]})
+    counted, _ = run_training_products(tmp_path, "two", {**SMALL, "seed": 4, "train.seeds": 2})  # seeds 4 and 1004
+    assert pd.read_csv(counted / "training_log.csv")["seed"].tolist() == [4, 4, 1004, 1004]
+    assert not np.allclose(read_probs(counted / "valid_probs_raw.csv"), read_probs(single[4] / "valid_probs_raw.csv"), atol=1e-3)
     expected = (read_probs(single[3] / "valid_probs_raw.csv") + read_probs(single[4] / "valid_probs_raw.csv")) / 2
     assert np.allclose(read_probs(averaged / "valid_probs_raw.csv"), expected, atol=1e-6)
     assert metrics["models"] == 4 and len(load_models(averaged / "model")) == 4

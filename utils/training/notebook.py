@@ -100,9 +100,14 @@ def train_neural(template: Model, train_data: EmotionDataset, valid_data: Emotio
     return [template.cpu()], probs, history, "train"
 
 
+SEED_STRIDE = 1000  # train.seeds: N -> seed, seed + 1000, ...: runs of neighbouring seeds (a benchmark's 42, 43) share no model
+
+
 def seeded_configs(config: RunConfig) -> list[RunConfig]:
     """The run's settings once per seed the neural member trains with (train.seeds; the run's seed when it is [])."""
-    return [config.model_copy(update={"seed": seed}) for seed in config.train.seeds] or [config]
+    seeds = config.train.seeds
+    seeds = [config.seed + SEED_STRIDE * i for i in range(seeds)] if isinstance(seeds, int) else seeds
+    return [config.model_copy(update={"seed": seed}) for seed in seeds] or [config]
 
 
 def open_checkpoints(config: RunConfig, data: TrainingData, processes: int, check: bool = True) -> Checkpoints:

@@ -418,12 +418,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rates", type=float, nargs="+", default=[0.02, 0.05, 0.1, 0.15], help="noise rates swept")
     parser.add_argument("--sweep-auc", action="store_true", help="also the adversarial AUC of every swept noise variant")
     args = parser.parse_args(argv)
-    from utils.run.benchmark import default_data_dir
+    from utils.run.benchmark import default_data_dir, shown_path
 
     data_dir = Path(args.data_dir) if args.data_dir else default_data_dir()
     command = "python benchmarks/valid_test_gap.py " + " ".join(map(shlex.quote, sys.argv[1:] if argv is None else argv))
     body = run(data_dir, args.rates, args.sweep_auc)
-    report = f"# The gap between valid and the test\n\nWritten by `{command.strip()}` (data: `{data_dir}`).\n\n{body}\n"
+    report = f"# The gap between valid and the test\n\nWritten by `{command.strip()}` (data: `{shown_path(data_dir)}`).\n\n{body}\n"
     print(report)
     print(f"wrote {write_text(args.out, report)}")
     return 0

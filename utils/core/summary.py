@@ -13,7 +13,7 @@ DESCRIPTIONS = {  # what each estimate scores: the held-out valid rows as the mo
     "clean": "nested cross-validation, held-out valid rows as written (then normalised like the test)",
     "asr_noise": "nested cross-validation, held-out valid rows written with speech-recognition noise (slips, merged words)",
 }
-HEADLINE = ("asr_noise", "clean")  # the estimate reported as the run's number: held-out rows written as the test is, if scored
+HEADLINE = ("asr_noise", "clean")  # the run's number: the noisy held-out rows when scored (the lower, more cautious estimate)
 
 
 def run_summary(run_dir: Path, benchmark_results: Path = BENCHMARK_RESULTS) -> dict:

@@ -48,8 +48,19 @@ class MemberKind:
         raise NotImplementedError
 
     def predict(self, texts: Sequence[str], part: int | None = None, batch_size: int = 256) -> np.ndarray:
-        """(n, 7) probabilities in the input order: of the part trained without fold `part`, or the mean of all parts."""
+        """(n, 7) probabilities in the input order: of the k-th part (trained without fold k), or the mean of all parts."""
         raise NotImplementedError
+
+    def predict_held_out(self, run: Any, texts: Sequence[str]) -> np.ndarray:
+        """(n_valid, 7): the valid rows, written as `texts`, each predicted by the part that did not train on it."""
+        import numpy as np
+
+        from .splits import LABELS
+
+        probs = np.zeros((len(texts), len(LABELS)))
+        for k, (_, held_out) in enumerate(run.folds or [(np.arange(0), np.arange(len(texts)))]):
+            probs[held_out] = self.predict([texts[i] for i in held_out], k)
+        return probs
 
 
 def member_folder(name: str, kind: type[MemberKind]) -> str:

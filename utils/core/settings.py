@@ -241,6 +241,9 @@ class TrainConfig(Settings):
     )  # per-label positive weight of the BCE: "balanced" = negatives/positives, 1 to 30
     early_stopping: Count = 2  # stop after this many epochs without a better valid weighted F1 (0: never)
     folds: Count = 5  # k >= 2: k folds over valid, each model trained on train + the other k-1 folds; 0: train only
+    seeds: list[Annotated[int, Field(ge=0)]] | PositiveInt = Field(
+        default_factory=list, description="[], different seeds (e.g. [42, 1042]) or how many (N: seed, seed + 1000, ...)"
+    )  # the neural member trained once per seed (its folds and initial weights), probabilities averaged; []: the run's seed
     valid_weight: PositiveInt = 1  # k-fold mode: each valid row in a fold's training data is repeated this many times
     score_as_test: bool = False  # score the held-out valid rows written as the test is (lower case, no punctuation, no emoji)
     num_processes: PositiveInt | Literal["auto"] = Field(
@@ -251,6 +254,13 @@ class TrainConfig(Settings):
     )  # k-fold mode on a CPU: folds trained side by side in this many worker processes (the same models as one at a time)
     checkpoint_steps: Count | None = None  # save the state every this many optimiser steps too (0: epoch ends; None: 0 navec, 500 HF)
     keep_checkpoints: bool = False  # keep runs/<name>/model/checkpoints/ once the model is saved (they are removed otherwise)
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds_differ(cls, seeds: list[int] | int) -> list[int] | int:
+        if isinstance(seeds, list) and len(set(seeds)) < len(seeds):
+            raise ValueError(f"train.seeds {seeds} repeats a seed; a repeated seed trains the same models again")
+        return seeds
 
     @field_validator("folds")
     @classmethod

@@ -37,6 +37,11 @@ class NeuralMember(MemberKind):
         self.models, probs, self.history, self.mode = train_neural_member(run)
         return probs
 
+    def predict_held_out(self, run, texts: Sequence[str]) -> np.ndarray:
+        from ..training.notebook import neural_held_out_probs
+
+        return neural_held_out_probs(run.config, run.data, self.models, list(texts))
+
     @classmethod
     def load(cls, name: str, folder: Path, device: str = "cpu") -> NeuralMember:
         from ..training.checkpoint import load_models

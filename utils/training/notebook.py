@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import multiprocessing
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import redirect_stdout
@@ -22,7 +23,7 @@ from ..core.probs_files import write_probs
 from ..core.progress import headline, no_progress_bars
 from ..core.seed import seed_everything
 from ..core.settings import RunConfig
-from ..core.splits import SOURCE, SPLIT_FILES, TEXT, label_matrix, read_split, warn_absent_labels
+from ..core.splits import LABELS, SOURCE, SPLIT_FILES, TEXT, label_matrix, read_split, warn_absent_labels
 from ..core.text import asr_style, load_slips
 from ..expansion.augment import asr_noise, generator_for, learn_slip_patterns
 from .checkpoint import save_models
@@ -32,6 +33,7 @@ from .folds import train_fold, train_on_valid_folds, valid_folds
 from .loop import fit_part
 from .members_of_run import MemberRun, run_ensemble, run_members, train_in_worker
 from .model import Model, build_model
+from .prediction import predict_probs
 from .report import plot_history, write_metrics
 from .resume import CHECKPOINTS_DIR, Checkpoints, training_fingerprint
 from .runtime import MIXED_PRECISION, resolve_fold_workers, resolve_processes, resolve_runtime
@@ -100,10 +102,21 @@ def train_neural(template: Model, train_data: EmotionDataset, valid_data: Emotio
     return [template.cpu()], probs, history, "train"
 
 
+SEED_STRIDE = 1000  # train.seeds: N -> seed, seed + 1000, ...: runs of neighbouring seeds (a benchmark's 42, 43) share no model
+
+
+def seeded_configs(config: RunConfig) -> list[RunConfig]:
+    """The run's settings once per seed the neural member trains with (train.seeds; the run's seed when it is [])."""
+    seeds = config.train.seeds
+    seeds = [config.seed + SEED_STRIDE * i for i in range(seeds)] if isinstance(seeds, int) else seeds
+    return [config.model_copy(update={"seed": seed}) for seed in seeds] or [config]
+
+
 def open_checkpoints(config: RunConfig, data: TrainingData, processes: int, check: bool = True) -> Checkpoints:
-    """This training's checkpoints under model/; with `check` the main process refuses those of other settings and
-    announces a resume, and the other processes of a launch wait for that."""
-    checkpoints = Checkpoints(config.run_dir / MODEL_DIR / CHECKPOINTS_DIR,
+    """This training's checkpoints under model/ (a folder per seed with train.seeds); with `check` the main process refuses
+    those of other settings and announces a resume, and the other processes of a launch wait for that."""
+    folder = config.run_dir / MODEL_DIR / CHECKPOINTS_DIR
+    checkpoints = Checkpoints(folder / f"seed-{config.seed}" if config.train.seeds else folder,
                               training_fingerprint(config, data.train, data.valid, data.test_texts, processes))
     if check and is_main_process():
         checkpoints.open()
@@ -125,17 +138,17 @@ def neural_inputs(config: RunConfig, data: TrainingData, styled: list[str] | Non
     return model, model.dataset(data.train[TEXT], label_matrix(data.train)), valid_data, scored_data
 
 
-_worker_inputs: list = []  # (a fold worker) `neural_inputs` and the folds, made by the worker's first fold, kept for the next
+_worker_inputs: dict[int, list] = {}  # (a fold worker) per seed, `neural_inputs` and the folds, made by its first fold, kept
 
 
 def train_fold_in_worker(config: RunConfig, data: TrainingData, styled: list[str] | None, k: int) -> str:
     """(A fold worker process.) Train fold k into model/checkpoints/ as its finished part; returns what it printed."""
     log = io.StringIO()
     with redirect_stdout(log), no_progress_bars():
-        if not _worker_inputs:
+        if config.seed not in _worker_inputs:
             inputs = neural_inputs(config, data, styled)
-            _worker_inputs.extend([*inputs, valid_folds(inputs[2].labels.numpy(), config.train.folds, config.seed)])
-        template, train_data, valid_data, scored_data, folds = _worker_inputs
+            _worker_inputs[config.seed] = [*inputs, valid_folds(inputs[2].labels.numpy(), config.train.folds, config.seed)]
+        template, train_data, valid_data, scored_data, folds = _worker_inputs[config.seed]
         checkpoints = open_checkpoints(config, data, 1, check=False)
         train_fold(template, train_data, valid_data, config.train, k, folds[k], config.seed, scored_data, checkpoints)
     return log.getvalue()
@@ -156,29 +169,51 @@ def train_folds_in_workers(config: RunConfig, data: TrainingData, styled: list[s
 
 
 def train_neural_parts(config: RunConfig, data: TrainingData) -> None:
-    """(One of the processes notebook 03 started.) Train the neural parts into model/checkpoints/; notebook 03 finishes."""
-    checkpoints = open_checkpoints(config, data, launched_processes(), check=False)
-    train_neural(*neural_inputs(config, data, valid_in_test_style(config, data)), config, checkpoints)
+    """(One of the processes notebook 03 started.) Train the neural parts of every seed into model/checkpoints/; notebook 03
+    finishes."""
+    styled = valid_in_test_style(config, data)
+    for seeded in seeded_configs(config):
+        train_neural(*neural_inputs(seeded, data, styled), seeded, open_checkpoints(seeded, data, launched_processes(), check=False))
 
 
 def train_neural_member(run: MemberRun) -> tuple[list[Model], np.ndarray, pd.DataFrame, str]:
-    """The neural member in train.num_processes processes (or its folds in the pool's fold workers), saved under model/; a
-    training stopped before continues from its checkpoints in model/checkpoints/. Its models, valid probabilities, log, mode."""
+    """The neural member in train.num_processes processes (or its folds in the pool's fold workers), once per seed with
+    train.seeds (every model kept, probabilities averaged), saved under model/; a training stopped before continues from its
+    checkpoints in model/checkpoints/. Its models, valid probabilities, log and mode."""
     config, data = run.config, run.data
     processes = launched_processes() if launched_processes() > 1 else resolve_processes(config.train)
-    checkpoints = open_checkpoints(config, data, processes)
-    if launched_processes() == 1 < processes and not checkpoints.all_finished(config.train.folds or 1):
+    seeded = {seeded.seed: (seeded, open_checkpoints(seeded, data, processes)) for seeded in seeded_configs(config)}
+    if launched_processes() == 1 < processes and not all(checkpoints.all_finished(config.train.folds or 1) for _, checkpoints in
+                                                         seeded.values()):
         launch_training(config.run_dir, processes, MIXED_PRECISION[config.train.precision])  # they train; the parts are loaded below
-    if run.workers > 1:
-        train_folds_in_workers(config, data, run.styled, run.pool, checkpoints, run.workers)  # the parts are loaded below
-    models, probs, history, mode = train_neural(*neural_inputs(config, data, run.styled), config, checkpoints)
+    models, seed_probs, histories = [], [], []
+    for seed, (seed_config, checkpoints) in seeded.items():
+        if run.workers > 1:
+            train_folds_in_workers(seed_config, data, run.styled, run.pool, checkpoints, run.workers)  # the parts are loaded below
+        seed_models, seed_valid_probs, seed_history, mode = train_neural(*neural_inputs(seed_config, data, run.styled), seed_config,
+                                                                        checkpoints)
+        models += seed_models
+        seed_probs.append(seed_valid_probs)
+        histories.append(seed_history.assign(seed=seed) if config.train.seeds else seed_history)
+    probs, history = np.mean(seed_probs, axis=0, dtype=seed_probs[0].dtype), pd.concat(histories, ignore_index=True)
     if is_main_process():
         save_models(models, run.folder, carry=(CHECKPOINTS_DIR,))
         if not config.train.keep_checkpoints:
-            checkpoints.remove()
+            shutil.rmtree(run.folder / CHECKPOINTS_DIR, ignore_errors=True)
     how = f"{run.workers} fold workers" if run.workers > 1 else f"{processes} process(es)"
     print(f"Trained the network in {how}; saved {len(models)} model(s) to {run.folder}")
     return models, probs, history, mode
+
+
+def neural_held_out_probs(config: RunConfig, data: TrainingData, models: list[Model], texts: list[str]) -> np.ndarray:
+    """The valid rows' `texts` each predicted by the model that held the row out, per seed, averaged over the seeds."""
+    configs = seeded_configs(config)
+    probs = np.zeros((len(texts), len(LABELS)))
+    for j, seeded in enumerate(configs):
+        for k, (_, held_out) in enumerate(valid_folds_of(seeded, data) or [(np.arange(0), np.arange(len(texts)))]):
+            model = models[j * len(models) // len(configs) + k]
+            probs[held_out] += predict_probs(model, [texts[i] for i in held_out], config.train.eval_batch_size) / len(configs)
+    return probs
 
 
 def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
@@ -221,16 +256,11 @@ def noisy_valid_texts(config: RunConfig, data: TrainingData) -> list[str]:
 
 
 def score_noisy_held_out(config: RunConfig, data: TrainingData, result: TrainingResult) -> np.ndarray:
-    """Held-out valid probabilities of the same rows written with ASR noise, each row scored by the members' parts that did
-    not train on it (fold k's), blended as the clean ones are."""
+    """Held-out valid probabilities of the same rows written with ASR noise, each row scored by each member's part(s) that did
+    not train on it, blended as the clean ones are."""
     texts = noisy_valid_texts(config, data)
-    folds = valid_folds_of(config, data) or [(np.arange(0), np.arange(len(texts)))]
-    probs = np.zeros((len(texts), result.valid_probs.shape[1]))
-    for k, (_, held_out) in enumerate(folds):
-        rows = [texts[i] for i in held_out]
-        probs[held_out] = result.ensemble.combine({name: member.predict(rows, k, config.train.eval_batch_size)
-                                                   for name, member in result.members.items()})
-    return probs
+    run = MemberRun(config, data, None, valid_folds_of(config, data), config.run_dir)
+    return result.ensemble.combine({name: member.predict_held_out(run, texts) for name, member in result.members.items()})
 
 
 def write_training_report(config: RunConfig, data: TrainingData, result: TrainingResult) -> dict:

@@ -14,11 +14,12 @@ def write_metrics(metrics: dict, path: str | Path) -> Path:
 
 
 def plot_history(history: pd.DataFrame, title: str = "Training"):
-    """Loss (train, valid) and valid F1 (weighted, macro) per epoch, side by side (k-fold logs: the folds' mean)."""
+    """Loss (train, valid) and valid F1 (weighted, macro) per epoch, side by side (k-fold or seed-averaged logs: the mean)."""
     import matplotlib.pyplot as plt
 
-    if "fold" in history:
-        history = history.drop(columns="fold").groupby("epoch", as_index=False).mean()
+    parts = [column for column in ("fold", "seed") if column in history]  # k-fold and seed-averaged logs: the parts' mean
+    if parts:
+        history = history.drop(columns=parts).groupby("epoch", as_index=False).mean()
     figure, (losses, scores) = plt.subplots(1, 2, figsize=(11, 4))
     for column, name in (("train_loss", "train"), ("valid_loss", "valid")):
         losses.plot(history["epoch"], history[column], "o-", label=name)

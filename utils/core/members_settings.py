@@ -68,9 +68,10 @@ def _checked(name: str, entry: dict, values: dict) -> MemberSettings:
         kind = kind_class(chosen)
         return kind.settings.model_validate({**entry, "kind": chosen})
     except ValidationError as error:
-        raise ConfigError(describe_errors(error, kind.settings, f"{MEMBERS}.{name}.")) from None
+        message = describe_errors(error, kind.settings, f"{MEMBERS}.{name}.")
     except ValueError as error:
-        raise ConfigError(f"{MEMBERS}.{name}.kind: {error}") from None
+        message = f"{MEMBERS}.{name}.kind: {error}"
+    raise ConfigError(message.replace(MemberSettings.section, f"{MEMBERS}.{name}"))
 
 
 def resolve_members(values: dict) -> dict:

@@ -322,7 +322,7 @@ class ExpansionConfig(Settings):
 class MemberSettings(Settings):
     """One member of the run's ensemble: its kind and weight; each kind adds its own settings (utils.core.member_kinds)."""
 
-    section: ClassVar[str] = "members"
+    section: ClassVar[str] = "members.<name>"  # errors name the member: members.<its name>.KEY
     kind: str  # a kind `python -m utils.members` lists, or "module:Class" of your own
     weight: Positive = 1.0  # relative: a member's share of the averaged probabilities is its weight over the members' sum
 

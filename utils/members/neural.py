@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
 
 import numpy as np
 
@@ -16,7 +15,6 @@ from ..core.settings import NAVEC, MemberSettings
 class NeuralConfig(MemberSettings):
     """The neural member: its kind and weight; the network's settings are the run's `model` and `train` sections."""
 
-    section: ClassVar[str] = "members.<name>"
 
 
 class NeuralMember(MemberKind):

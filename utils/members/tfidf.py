@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Literal
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
@@ -25,7 +25,6 @@ SETTINGS_FILE, VOCABULARY_FILE, ARRAYS_FILE = "tfidf.json", "vocabulary.json", "
 class TfidfConfig(MemberSettings):
     """The linear member: TF-IDF of words and characters -> logistic regression per label."""
 
-    section: ClassVar[str] = "members.<name>"
     kind: str = "tfidf"
     C: Positive = 1.0  # inverse regularisation strength
     class_weight: Literal["balanced"] | None = None

@@ -1,4 +1,4 @@
-"""Notebook 03 as three calls: load the training data, train one model (or the k-fold models), write the products."""
+"""Notebook 03 as three calls: load the training data, train the run's members (the network: one or k fold models), write the products."""
 from __future__ import annotations
 
 import dataclasses

@@ -122,6 +122,8 @@ def test_old_spellings_map_onto_the_members():
     assert old.members["tfidf"].C == 3.0
     assert {name: record["weight"] for name, record in member_records(old).items()} == {"neural": 0.75, "tfidf": 0.25}
     assert load_config(None, ["tfidf.C=3"]).members == load_config(None, ["members.tfidf.C=3"]).members
+    assert load_config(None, ["members.tfidf=null", "tfidf.max_iter=50"]).members["tfidf"] is None, "old keys do not switch it on"
+    assert load_config(None, ["members.tfidf=null", "tfidf.weight=0.5"]).members["tfidf"].weight == 0.5, "an old weight does"
     assert load_config(None, ["model.backbone=cointegrated/rubert-tiny2"]).members["neural"].kind == "encoder"
     assert load_config(None, ["members.neural.kind=encoder"]).members["neural"].kind == "bigru", "the backbone (navec) decides"
     default = member_records(load_config(None))

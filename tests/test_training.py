@@ -266,6 +266,9 @@ def test_training_notebook_runs_a_hugging_face_backbone_under_papermill(tmp_path
     assert {"valid_probs_raw.csv", "metrics.json", "training_log.csv", "training_curves.png",
             "params.yaml"} <= {p.name for p in run_dir.iterdir()}
     assert json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["backbone"] == backbone
+    from utils.core.run_record import read_record
+
+    assert read_record(run_dir)["steps"]["03_training"]["members"]["neural"]["kind"] == "encoder", "the backbone makes it an encoder"
     printed = executed_outputs(output)
     assert "epoch 2/2: train loss" in printed and "valid F1 weighted" in printed
     assert len(load_models(run_dir / "model")) == 5 and (run_dir / "members" / "tfidf" / "tfidf.json").is_file()  # 5 folds + TF-IDF

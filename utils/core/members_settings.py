@@ -35,7 +35,8 @@ def _laid_over(given: object) -> dict:
 
 def _apply_old_section(values: dict, members: dict, kind: str, section: str) -> None:
     """An older run's section of a kind (e.g. `KIND: {weight: 0.5, C: 1.0}`) laid over the members of that kind: weight 0
-    switches them off, another weight is their share of the mean (the others keep theirs relative to each other)."""
+    switches them off, another weight is their share of the mean (the others keep theirs relative to each other) and
+    brings back a member of the kind switched off."""
     old = _as_values(values.pop(section))
     if not isinstance(old, dict):
         raise ConfigError(f"{section}: expected a mapping of settings (now written as {MEMBERS}.<name>.KEY), got {old!r}")
@@ -44,7 +45,10 @@ def _apply_old_section(values: dict, members: dict, kind: str, section: str) -> 
     if share is not None and not (isinstance(share, int | float) and 0 <= share < 1):
         raise ConfigError(f"{section}.weight = {share!r} is out of range; accepted: a number between 0 and 1, below 1 (its share of "
                           f"the mean; 0: off; now written as {MEMBERS}.<name>.weight, relative to the others)")
-    names = [name for name, entry in members.items() if isinstance(entry, dict) and entry.get("kind") == kind] or [section]
+    names = [name for name, entry in members.items() if isinstance(entry, dict) and entry.get("kind") == kind]
+    if not names and not share:
+        return  # no member of the kind (switched off): its old keys change nothing, as they did with its weight 0
+    names = names or [section]
     others = [name for name, entry in members.items() if isinstance(entry, dict) and name not in names]
     for name in names:
         members[name] = None if share == 0 else {**(members.get(name) or {"kind": kind}), **old}

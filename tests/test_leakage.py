@@ -1,4 +1,4 @@
-"""The leakage guard: exact, ASR-normalised and reworded copies are caught, different rows are kept, and it is fast."""
+"""The leakage guard: exact, ASR-normalised and reworded copies are caught and different rows are kept."""
 
 import numpy as np
 import pandas as pd

@@ -171,7 +171,7 @@ def test_notebook_03_under_papermill_trains_in_two_processes(tmp_path):
                                kernel_name="python3", progress_bar=False)
     printed = "".join(o.get("text", "") for cell in nbformat.read(output, as_version=4).cells for o in cell.get("outputs", []))
     assert "Starting 2 training processes" in printed and printed.count("epoch 2/2: train loss") == 2
-    assert "Trained in" in printed and "(2 process(es))" in printed and "and the TF-IDF member" in printed
+    assert "Trained the network in 2 process(es)" in printed and "tfidf (tfidf, weight 0.50)" in printed
     held_out_rows_come_from_their_fold_model(tmp_path / "nb", tfidf_weight=0.5)
 
 

@@ -116,8 +116,12 @@ def test_a_member_switched_off_stays_off_in_the_runs_own_settings(tmp_path):
     assert again.members == config.members and again.model_dump()["members"] == {"neural": {"kind": "bigru", "weight": 1.0}, "tfidf": None}
 
 
-def test_old_spellings_map_onto_the_members():
-    assert load_config(None, ["tfidf.weight=0"]).members == load_config(None, ["members.tfidf=null"]).members
+def test_old_spellings_map_onto_the_members(tmp_path):
+    off = load_config(None, ["tfidf.max_iter=50", "tfidf.weight=0", f"runs_dir={tmp_path}"])
+    assert member_records(off) == member_records(load_config(None, ["members.tfidf=null"])) == {
+        "neural": {"kind": "bigru", "path": "model", "weight": 1.0}}
+    again = load_config(save_config(off), ["tfidf.weight=0.5"])  # weight 0 keeps its settings for a later weight to bring back
+    assert again.members["tfidf"].max_iter == 50 and member_records(again)["tfidf"]["weight"] == 0.5
     old = load_config(None, ["tfidf.weight=0.25", "tfidf.C=3"])
     assert old.members["tfidf"].C == 3.0
     assert {name: record["weight"] for name, record in member_records(old).items()} == {"neural": 0.75, "tfidf": 0.25}

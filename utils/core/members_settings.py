@@ -50,10 +50,10 @@ def _apply_old_section(values: dict, members: dict, kind: str, section: str) -> 
         return  # no member of the kind (switched off): its old keys change nothing, as they did with its weight 0
     names = names or [section]
     others = [name for name, entry in members.items() if isinstance(entry, dict) and name not in names]
-    for name in names:
-        members[name] = None if share == 0 else {**(members.get(name) or {"kind": kind}), **old}
-    if share:
-        total = sum(float(members[name].get("weight", 1.0)) for name in others)
+    for name in names:  # weight 0: off, its settings kept for a later weight to bring back (as the old section did)
+        members[name] = {**(members.get(name) or {"kind": kind}), **old, **({"weight": 0.0} if share == 0 else {})}
+    total = sum(float(members[name].get("weight", 1.0)) for name in others)
+    if share and total:
         for name in others:
             members[name]["weight"] = (1 - share) * float(members[name].get("weight", 1.0)) / total
         for name in names:
@@ -86,7 +86,7 @@ def resolve_members(values: dict) -> dict:
         if kind.legacy_section and kind.legacy_section in values:
             _apply_old_section(values, members, kind.kind, kind.legacy_section)
     resolved = {name: None if entry is None else _checked(name, _as_values(entry), values) for name, entry in members.items()}
-    active = {name: entry for name, entry in resolved.items() if entry is not None}
+    active = {name: entry for name, entry in resolved.items() if entry is not None and entry.weight > 0}
     if not active:
         raise ConfigError(f"{MEMBERS}: every member is switched off; a run needs at least one")
     neural = [name for name, entry in active.items() if kind_class(entry.kind).neural]

@@ -324,7 +324,7 @@ class MemberSettings(Settings):
 
     section: ClassVar[str] = "members.<name>"  # errors name the member: members.<its name>.KEY
     kind: str  # a kind `python -m utils.members` lists, or "module:Class" of your own
-    weight: Positive = 1.0  # relative: a member's share of the averaged probabilities is its weight over the members' sum
+    weight: Annotated[float, Field(ge=0)] = 1.0  # relative: its share is its weight over the members' sum; 0: off, settings kept
 
 
 class RunConfig(Settings):

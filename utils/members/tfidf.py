@@ -128,7 +128,8 @@ class TfidfClassifier:
     def save(self, folder: str | Path) -> Path:
         """Settings and vocabularies as JSON, idf and weights as safetensors (nothing pickled)."""
         folder = Path(folder)
-        settings = {"labels": LABELS, "tfidf": self.config.model_dump(), "text": self.text.model_dump()}
+        settings = {"labels": LABELS, "tfidf": self.config.model_dump(exclude={"weight"}),  # its share is the ensemble's, not its own
+                    "text": self.text.model_dump()}
         vocabularies = {name: {term: int(i) for term, i in v.vocabulary_.items()} for name, v in self.vectorizers.items()}
         arrays = {"coef": self.coef, "intercept": self.intercept,
                   **{f"idf_{name}": v.idf_.astype(np.float32) for name, v in self.vectorizers.items()}}

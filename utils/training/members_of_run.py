@@ -32,8 +32,8 @@ class MemberRun:
 
 
 def active_members(config: RunConfig) -> dict[str, MemberSettings]:
-    """The members the settings switch on, in order."""
-    return {name: settings for name, settings in config.members.items() if settings is not None}
+    """The members the settings switch on (not null, weight above 0), in order."""
+    return {name: settings for name, settings in config.members.items() if settings is not None and settings.weight > 0}
 
 
 def run_members(config: RunConfig) -> dict[str, MemberKind]:

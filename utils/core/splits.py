@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import KitError
+from .labels import LABELS
 
-LABELS = ["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]
 TEXT = "text"
 SOURCE = "source"  # where a row of the expanded train came from
 SPLIT_FILES = {"train": "train.csv", "valid": "valid.csv", "test": "test_without_answers.csv"}

@@ -9,7 +9,6 @@ benchmarks/results.md come from whole pipeline runs (python -m utils.benchmark).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -30,12 +29,13 @@ OOF_DIR = ROOT / "runs" / "oof"
 
 def train(name: str, member: str, overrides: list[str], data_dir: Path) -> None:
     from utils.core.seed import seed_everything
+    from utils.members.tfidf import train_linear_member
     from utils.training.folds import valid_folds
     from utils.training.notebook import load_training_data, train_model
-    from utils.training.tfidf import train_linear_member
 
-    config = load_config(None, ["tfidf.weight=0", *overrides])
-    config = dataclasses.replace(config, name=name, runs_dir=str(OOF_DIR / "runs"), data_dir=str(data_dir))
+    tfidf = load_config(None, overrides).members["tfidf"]  # the member's settings with the overrides (tfidf.C=2, ...)
+    config = load_config(None, ["members.tfidf=null", *overrides])
+    config = config.model_copy(update={"name": name, "runs_dir": str(OOF_DIR / "runs"), "data_dir": str(data_dir)})
     seed_everything(config.seed)
     data = load_training_data(config)
     began = time.perf_counter()
@@ -43,9 +43,8 @@ def train(name: str, member: str, overrides: list[str], data_dir: Path) -> None:
         probs = train_model(config, data).member_probs["neural"]
     else:
         folds = valid_folds(label_matrix(data.valid), config.train.folds, config.seed) if config.train.folds else None
-        _, probs = train_linear_member(config.tfidf, config.text, data.train[TEXT].tolist(), label_matrix(data.train),
-                                       data.valid[TEXT].tolist(), label_matrix(data.valid), data.test_texts, folds,
-                                       config.tfidf.valid_weight)
+        _, probs = train_linear_member(tfidf, config.text, data.train[TEXT].tolist(), label_matrix(data.train),
+                                       data.valid[TEXT].tolist(), label_matrix(data.valid), data.test_texts, folds, tfidf.valid_weight)
     OOF_DIR.mkdir(parents=True, exist_ok=True)
     np.save(OOF_DIR / f"{name}.npy", probs)
     scores = score_probs(label_matrix(data.valid), probs)

@@ -19,11 +19,12 @@ from utils.analysis.mistakes import (
 from utils.analysis.plots import plot_f1_by_group, plot_label_errors, plot_mistaken_for, plot_word_weights
 from utils.analysis.words import load_linear_member, word_weights
 from utils.core.probs_files import write_probs
-from utils.core.settings import TextConfig, TfidfConfig
+from utils.core.run_record import update_record
+from utils.core.settings import TextConfig
 from utils.core.splits import LABELS, label_matrix, read_split
+from utils.members.tfidf import TfidfClassifier, TfidfConfig
 from utils.thresholds.recalibration import Recalibration
 from utils.thresholds.search import ThresholdChoice
-from utils.training.tfidf import TfidfClassifier
 
 matplotlib.use("Agg")
 ANGER, JOY, SADNESS, SURPRISE, NEUTRAL = (LABELS.index(name) for name in ("anger", "joy", "sadness", "surprise", "neutral"))
@@ -149,7 +150,9 @@ def test_word_weights_rank_the_mean_coefficients_of_one_kind_of_feature(member, 
     assert word_weights(member, n=1, kind="chars").loc[0, ["term", "weight"]].tolist() == ["зло", 5.0]
     with pytest.raises(ValueError, match="no 'lemmas' features in this TF-IDF member; it has \\['words', 'chars'\\]"):
         word_weights(member, kind="lemmas")
-    member.save(tmp_path / "tfidf")
+    member.save(tmp_path / "members" / "words")  # a member of kind tfidf named "words", as notebook 03 records it
+    update_record(tmp_path, lambda record: record["steps"].update({"03_training": {"members": {
+        "net": {"kind": "bigru", "path": "model", "weight": 0.5}, "words": {"kind": "tfidf", "path": "members/words", "weight": 0.5}}}}))
     assert word_weights(load_linear_member(tmp_path), n=2).equals(weights), "the saved member gives the same weights"
     assert load_linear_member(tmp_path / "elsewhere") is None
     assert "No TF-IDF member in" in capsys.readouterr().out

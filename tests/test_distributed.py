@@ -30,11 +30,11 @@ NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="counts CPU proces
 def held_out_rows_come_from_their_fold_model(run_dir, tfidf_weight: float = 0.0) -> None:
     """Every valid row once, predicted by the fold model that did not train on it (not by another one), blended with the
     TF-IDF member's same fold when it has a weight."""
-    from utils.training.tfidf import TfidfClassifier
+    from utils.members.tfidf import TfidfClassifier
 
     valid = read_split(SAMPLE_DIR / "valid.csv")
     probs, models = read_probs(run_dir / VALID_PROBS), load_models(run_dir / "model")
-    tfidf = TfidfClassifier.load(run_dir / "tfidf") if tfidf_weight else None
+    tfidf = TfidfClassifier.load(run_dir / "members" / "tfidf") if tfidf_weight else None
     assert probs.shape == (len(valid), 7) and ((probs > 0) & (probs < 1)).all()
     for k, (_, held_out) in enumerate(valid_folds(label_matrix(valid), len(models), seed=42)):
         texts = valid.text.iloc[held_out].tolist()

@@ -1,4 +1,4 @@
-"""The export (issue 24): a tiny k-fold run with both members, made in-process, exported; the export answers as the training
+"""The export (issue 24): a tiny k-fold run of two seeds with both members, made in-process, exported; the export answers as the training
 stack does (probabilities within 1e-5, the same decisions), its TF-IDF transform is scikit-learn's, nothing is pickled, and
 `utils.predict` uses it only while it is fresh, without importing torch, scikit-learn or pandas."""
 from __future__ import annotations
@@ -24,14 +24,23 @@ from utils.export.runtime import DecisionRule, ExportedPredictor
 from utils.export.tfidf_arrays import TfidfArrays
 from utils.export.writer import EDGE_TEXTS, export_run
 
-TINY_RUN = {"train.folds": 2, "train.epochs": 1, "train.num_threads": 1, "model.navec.hidden_size": 16, "model.head.hidden_size": 16,
-            "tfidf.max_iter": 50}
+TINY_RUN = {"train.folds": 2, "train.seeds": 2, "train.epochs": 1, "train.num_threads": 1, "model.navec.hidden_size": 16,
+            "model.head.hidden_size": 16, "members.tfidf.max_iter": 50, "members.tfidf.weight": 3}
 NEW_WORDS = ["энциклопедия", "дирижабль", "пылесосить"]  # in navec, absent from the sample: the open vocabulary gives their vectors
 HEAVY = "import sys; {code}; print(sorted({{'torch', 'sklearn', 'pandas'}} & set(sys.modules)))"
 
 
 class InProcessPool:
     """Stands for the worker pool notebook 03 trains the TF-IDF member in: runs it here (the fast tier starts no process)."""
+
+    def __init__(self, **_):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *_):
+        return False
 
     def submit(self, function, *args):
         future = Future()
@@ -41,7 +50,7 @@ class InProcessPool:
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
-    """A finished run of notebooks 03 and 04 (2 fold BiGRUs + the TF-IDF member, tuned thresholds), exported."""
+    """A finished run of notebooks 03 and 04 (2 seeds x 2 fold BiGRUs + the TF-IDF member weighted 3:1, tuned thresholds), exported."""
     from utils.core.run_record import finish_step
     from utils.core.run_start import start_run
     from utils.thresholds.notebook import tune_thresholds
@@ -49,10 +58,8 @@ def run_dir(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("export_run")
     overrides = {"runs_dir": str(root), **TINY_RUN}
-    start_linear = notebook.start_linear_member
     with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()):
-        patch.setattr(notebook, "start_linear_member",
-                      lambda config, data, styled, pool: start_linear(config, data, styled, InProcessPool()))
+        patch.setattr(notebook, "ProcessPoolExecutor", InProcessPool)
         config = start_run(overrides=overrides, data_dir=SAMPLE_DIR, run_name="tiny", notebook="03_training")
         data = notebook.load_training_data(config)
         notebook.write_training_report(config, data, notebook.train_model(config, data))
@@ -84,10 +91,10 @@ def test_the_export_answers_as_the_training_stack(run_dir):
 
 
 def test_the_numpy_tfidf_transform_is_scikit_learns_row_by_row(run_dir):
-    from utils.training.tfidf import TfidfClassifier
+    from utils.members.tfidf import TfidfClassifier
 
     texts = sample_texts()
-    member, arrays = TfidfClassifier.load(run_dir / "tfidf"), TfidfArrays(run_dir / EXPORT_DIR / "tfidf")
+    member, arrays = TfidfClassifier.load(run_dir / "members" / "tfidf"), TfidfArrays(run_dir / EXPORT_DIR / "tfidf")
     expected = member.features(texts)
     indptr, indices, values = arrays.features([arrays.preprocess(text) for text in texts])
     for row in range(len(texts)):
@@ -111,9 +118,11 @@ def test_the_manifest_hashes_every_file_and_nothing_is_pickled(run_dir):
     onnx.checker.check_model(str(export / "neural" / "bigru.onnx"))
     record = json.loads((run_dir / RUN_RECORD).read_text(encoding="utf-8"))
     assert manifest["made_from"] == {"model": record["steps"]["03_training"]["products"]["model"],
-                                     "tfidf": record["steps"]["03_training"]["products"]["tfidf"],
+                                     "members": record["steps"]["03_training"]["products"]["members"],
                                      "thresholds.json": record["steps"]["04_threshold_search"]["products"]["thresholds.json"]}
-    assert [(m["name"], m["kind"]) for m in manifest["members"]] == [("neural", "navec_bigru"), ("tfidf", "tfidf")]
+    assert [(m["name"], m["kind"], m["weight"]) for m in manifest["members"]] == [("neural", "navec_bigru", 0.25), ("tfidf", "tfidf", 0.75)]
+    assert len(list((run_dir / "model").glob("fold_*"))) == 4  # both seeds' fold models, all in the graph
+    assert json.loads((export / "neural" / "bigru.json").read_text(encoding="utf-8"))["folds"] == 4
     assert max(manifest["checked"]["max_difference"].values()) < 1e-5
 
 
@@ -180,12 +189,12 @@ def test_the_runtime_decision_rule_is_the_kits(empty_rule):
 
 
 def test_members_the_export_does_not_cover_say_why():
-    from utils.core.settings import HeadConfig, NavecConfig, TextConfig, TfidfConfig
+    from utils.core.settings import HeadConfig, NavecConfig, TextConfig
     from utils.export.onnx_bigru import why_not_exportable as bigru_reason
     from utils.export.tfidf_arrays import why_not_exportable as tfidf_reason
+    from utils.members.tfidf import TfidfClassifier, TfidfConfig
     from utils.training.backbones import NavecBackbone
     from utils.training.model import Model
-    from utils.training.tfidf import TfidfClassifier
     from utils.training.word_tokenizer import WordTokenizer
 
     def bigru(**navec):

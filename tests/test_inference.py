@@ -43,25 +43,27 @@ def test_predictor_applies_the_runs_thresholds(finished_run):
     assert (predictor.decide(probs) == expected).all()
 
 
-def run_like(finished_run, run_dir, tfidf_weight=0.0, member=None):
-    """A run holding (links to) the finished run's model, recorded as notebook 03 would with `tfidf_weight`, and no 04."""
-    config = finished_run.replace(name=run_dir.name, runs_dir=str(run_dir.parent), tfidf=finished_run.tfidf.replace(weight=tfidf_weight))
+def run_like(finished_run, run_dir, tfidf_weight=None, member=None):
+    """A run holding (links to) the finished run's model, recorded as notebook 03 would with a tfidf member of weight
+    `tfidf_weight` beside the neural one of weight 1 - tfidf_weight (None: no tfidf member), and no 04."""
+    members = {"neural": {"kind": "bigru", "weight": 1 - (tfidf_weight or 0)},
+               "tfidf": tfidf_weight and {"kind": "tfidf", "weight": tfidf_weight}}
+    config = finished_run.replace(name=run_dir.name, runs_dir=str(run_dir.parent), members=members)
 
     def write():
         (run_dir / "model").mkdir(parents=True)
         for path in (finished_run.run_dir / "model").iterdir():
             (run_dir / "model" / path.name).symlink_to(path, target_is_directory=path.is_dir())
         if member is not None:
-            member.save(run_dir / "tfidf")
+            member.save(run_dir / "members" / "tfidf")
 
     record_step(config, "03_training", write)
     return config
 
 
 def test_predictor_blends_in_the_tfidf_member_with_its_recorded_weight(finished_run, tmp_path):
-    from utils.core.settings import TfidfConfig
     from utils.core.splits import label_matrix
-    from utils.training.tfidf import TfidfClassifier
+    from utils.members.tfidf import TfidfClassifier, TfidfConfig
 
     data = load_competition(finished_run.data_dir)
     member = TfidfClassifier(TfidfConfig(weight=0.5, min_df=1), TextConfig()).fit(data.train.text, label_matrix(data.train))
@@ -69,8 +71,9 @@ def test_predictor_blends_in_the_tfidf_member_with_its_recorded_weight(finished_
     texts = ["мне страшно", "ура, спасибо!"]
     neural = Predictor.from_run(run_like(finished_run, tmp_path / "alone").run_dir).raw_probs(texts)
     assert np.allclose(Predictor.from_run(blend.run_dir).raw_probs(texts), 0.75 * neural + 0.25 * member.probs(texts))
-    off = run_like(finished_run, tmp_path / "off", tfidf_weight=0.0, member=member)  # a member folder the record does not name
-    assert Predictor.from_run(off.run_dir).linear is None, "only the recorded members are blended"
+    off = run_like(finished_run, tmp_path / "off", member=member)  # a member folder the settings switched off
+    assert list(Predictor.from_run(off.run_dir).members) == ["neural"], "only the recorded members are blended"
+    assert not (off.run_dir / "members").exists(), "a member switched off leaves nothing behind"
     assert np.allclose(Predictor.from_run(off.run_dir).raw_probs(texts), neural)
 
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from utils.core.settings import TextConfig, TfidfConfig
+from utils.core.settings import TextConfig
 from utils.core.splits import label_matrix, load_competition
-from utils.training.tfidf import TfidfClassifier
+from utils.members.tfidf import TfidfClassifier, TfidfConfig
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +45,8 @@ def test_missing_files_are_named(tmp_path):
 
 
 def test_member_over_valid_folds_gives_out_of_fold_probabilities(sample, tmp_path):
+    from utils.members.tfidf import train_linear_member
     from utils.training.folds import valid_folds
-    from utils.training.tfidf import train_linear_member
 
     y_train, y_valid = label_matrix(sample.train), label_matrix(sample.valid)
     folds = valid_folds(y_valid, 3, seed=0)
@@ -62,8 +62,8 @@ def test_member_over_valid_folds_gives_out_of_fold_probabilities(sample, tmp_pat
 
 
 def test_valid_weight_counts_each_valid_row_that_many_times(sample):
+    from utils.members.tfidf import train_linear_member
     from utils.training.folds import valid_folds
-    from utils.training.tfidf import train_linear_member
 
     y_train, y_valid = label_matrix(sample.train), label_matrix(sample.valid)
     folds = valid_folds(y_valid, 2, seed=0)

@@ -112,13 +112,17 @@ def test_a_benchmark_of_the_same_settings_gives_the_seed_spread(tmp_path):
     results = tmp_path / "results.json"
     results.write_text(json.dumps({"variants": [{"name": "default", "overrides": {}, "seed_sd": 0.006},
                                                 {"name": "tfidf-off", "overrides": {"tfidf.weight": 0.0}, "seed_sd": 0.009},
-                                                {"name": "epochs-5", "overrides": {"train.epochs": 5}}]}))
-    for name, overrides, seed_sd, source in (("seed-1", {"seed": 1}, 0.006, "default"), ("off", {"tfidf.weight": 0}, 0.009, "tfidf-off"),
-                                             ("five", {"train.epochs": 5}, SEED_SD, None)):
+                                                {"name": "epochs-5", "overrides": {"train.epochs": 5}},
+                                                {"name": "epochs-3", "overrides": {"train.epochs": 3}, "seed_sd": 0.002}]}))
+    default = "default: the default run's test F1 over seeds 42, 1, 2"
+    for name, overrides, seed_sd, source in (("seed-1", {"seed": 1}, 0.006, "benchmark variant 'default' in results.json"),
+                                             ("off", {"tfidf.weight": 0}, 0.009, "benchmark variant 'tfidf-off' in results.json"),
+                                             ("five", {"train.epochs": 5}, SEED_SD, default),
+                                             ("three", {"train.epochs": 3}, SEED_SD,
+                                              f"{default}, more than the 0.0020 over the seeds of benchmark variant 'epochs-3' "
+                                              "in results.json")):
         parts = run_summary(recorded_run(tmp_path / name, ESTIMATE, overrides), results)["test_f1_interval_parts"]
-        assert parts["seed_sd"] == seed_sd, name
-        assert parts["seed_sd_from"] == (f"benchmark variant '{source}' in results.json" if source else
-                                         "default: the default run's test F1 over seeds 42, 1, 2"), name
+        assert parts["seed_sd"] == seed_sd and parts["seed_sd_from"] == source, name
 
 
 def test_an_older_estimate_gets_its_spreads_from_its_interval_and_the_test_file(tmp_path):

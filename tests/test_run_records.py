@@ -10,7 +10,7 @@ import time
 import pytest
 from conftest import REPO_ROOT, SAMPLE_DIR, SAMPLE_RUN_NAME, small_run_args
 
-from utils.core.paths import LINEAR_DIR, TEST_PROBS, VALID_NOISY_PROBS, VALID_PROBS
+from utils.core.paths import MEMBERS_DIR, TEST_PROBS, VALID_NOISY_PROBS, VALID_PROBS
 from utils.core.run_record import StaleProductError, read_record
 from utils.inference.predictor import Predictor
 
@@ -33,13 +33,13 @@ def same_products(run_a, run_b, submission_a, submission_b):
 
 def test_rerunning_steps_with_changed_settings_equals_fresh_runs(sample_run, tmp_path):
     shared = sample_run.run_dir  # the fresh run these steps must give back, byte for byte
-    assert (shared / LINEAR_DIR).is_dir() and "tfidf" in read_record(shared)["steps"]["03_training"]["members"]
+    assert (shared / MEMBERS_DIR / "tfidf").is_dir() and "tfidf" in read_record(shared)["steps"]["03_training"]["members"]
     a = sample_run.copy(tmp_path)
 
     # --only 03 with the TF-IDF member switched off: removed from the run; 04 and 05, made from the other model, are refused
     code, out = pipeline(tmp_path, "--run", SAMPLE_RUN_NAME, "--only", "03", "-p", "tfidf.weight=0")
     assert code == 0 and "Now stale (made from the products this run replaced): 04_threshold_search, 05_inference" in out, out
-    assert not (a / LINEAR_DIR).exists() and "tfidf" not in read_record(a)["steps"]["03_training"]["members"]
+    assert not (a / MEMBERS_DIR).exists() and "tfidf" not in read_record(a)["steps"]["03_training"]["members"]
     assert (a / VALID_PROBS).read_bytes() != (shared / VALID_PROBS).read_bytes()
     with pytest.raises(StaleProductError, match=r"(?s)04_threshold_search read valid_probs_raw\.csv, which changed since.*--from 04"):
         Predictor.from_run(a)
@@ -51,7 +51,7 @@ def test_rerunning_steps_with_changed_settings_equals_fresh_runs(sample_run, tmp
     assert code == 0 and "Now stale" not in out, out
     for product in (VALID_PROBS, VALID_NOISY_PROBS):
         assert (a / product).read_bytes() == (shared / product).read_bytes(), product
-    assert Predictor.from_run(a).linear is not None
+    assert list(Predictor.from_run(a).members) == ["neural", "tfidf"]
 
     # --from 05: the test probabilities and submission of the fresh run
     assert pipeline(tmp_path, "--run", SAMPLE_RUN_NAME, "--from", "05")[0] == 0

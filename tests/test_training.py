@@ -245,7 +245,7 @@ def test_training_notebook_ran_in_the_shared_run(sample_run):
     assert json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["backbone"] == "navec"
     printed = executed_outputs(run_dir / "notebooks" / "03_training.ipynb")
     assert "epoch 1/1: train loss" in printed and "valid F1 weighted" in printed
-    assert len(load_models(run_dir / "model")) == 2 and (run_dir / "tfidf" / "tfidf.safetensors").is_file()  # train.folds=2 + TF-IDF
+    assert len(load_models(run_dir / "model")) == 2 and (run_dir / "members" / "tfidf" / "tfidf.json").is_file()  # 2 folds + TF-IDF
 
 
 @pytest.mark.e2e
@@ -266,26 +266,29 @@ def test_training_notebook_runs_a_hugging_face_backbone_under_papermill(tmp_path
     assert {"valid_probs_raw.csv", "metrics.json", "training_log.csv", "training_curves.png",
             "params.yaml"} <= {p.name for p in run_dir.iterdir()}
     assert json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["backbone"] == backbone
+    from utils.core.run_record import read_record
+
+    assert read_record(run_dir)["steps"]["03_training"]["members"]["neural"]["kind"] == "encoder", "the backbone makes it an encoder"
     printed = executed_outputs(output)
     assert "epoch 2/2: train loss" in printed and "valid F1 weighted" in printed
-    assert len(load_models(run_dir / "model")) == 5 and (run_dir / "tfidf" / "tfidf.safetensors").is_file()  # the default: 5 folds + TF-IDF
+    assert len(load_models(run_dir / "model")) == 5 and (run_dir / "members" / "tfidf" / "tfidf.json").is_file()  # 5 folds + TF-IDF
 
 
 @pytest.mark.e2e
 def test_tfidf_member_is_trained_on_the_same_folds_and_blended(tmp_path):
     overrides = {"model.navec.hidden_size": 16, "train.epochs": 1, "train.folds": 2, "tfidf.weight": 0.4, "tfidf.min_df": 1}
     run_dir, metrics = run_training_products(tmp_path, "blend", overrides)
-    from utils.training.tfidf import TfidfClassifier
+    from utils.members.tfidf import TfidfClassifier
 
-    assert TfidfClassifier.load(run_dir / "tfidf").coef.shape[:2] == (2, 7)  # one set of regressions per fold
-    assert set(metrics["members"]) == {"neural", "tfidf"} and metrics["tfidf_weight"] == 0.4
+    assert TfidfClassifier.load(run_dir / "members" / "tfidf").coef.shape[:2] == (2, 7)  # one set of regressions per fold
+    assert set(metrics["members"]) == {"neural", "tfidf"} and metrics["member_weights"] == {"neural": 0.6, "tfidf": 0.4}
     assert metrics["weighted_f1"] != metrics["members"]["neural"]["weighted_f1"]
 
 
 @pytest.mark.e2e
 def test_score_as_test_predicts_held_out_valid_rows_written_as_the_test(tmp_path):
+    from utils.members.tfidf import TfidfClassifier
     from utils.training.folds import valid_folds
-    from utils.training.tfidf import TfidfClassifier
 
     overrides = {"model.navec.hidden_size": 16, "train.epochs": 1, "train.folds": 2, "tfidf.weight": 0.5, "tfidf.min_df": 1,
                  "text.asr_style": False, "train.score_as_test": True}
@@ -294,7 +297,7 @@ def test_score_as_test_predicts_held_out_valid_rows_written_as_the_test(tmp_path
     _, held_out = valid_folds(label_matrix(valid), 2, seed=42)[0]
     raw = valid.text.iloc[held_out].tolist()
     styled = [asr_style(text) for text in raw]
-    models, tfidf = load_models(run_dir / "model"), TfidfClassifier.load(run_dir / "tfidf")
+    models, tfidf = load_models(run_dir / "model"), TfidfClassifier.load(run_dir / "members" / "tfidf")
     expected = 0.5 * predict_probs(models[0], styled) + 0.5 * tfidf.probs_of_features(tfidf.features(styled), [0])
     assert np.allclose(read_probs(run_dir / "valid_probs_raw.csv")[held_out], expected, atol=1e-5)
     assert not np.allclose(predict_probs(models[0], raw), predict_probs(models[0], styled), atol=1e-5)  # capitals, punctuation kept
@@ -305,9 +308,9 @@ def test_held_out_rows_are_also_scored_written_with_asr_noise_by_the_members_tha
     from utils.core.paths import VALID_NOISY_PROBS
     from utils.core.settings_io import load_config
     from utils.core.text import make_preprocessor
+    from utils.members.tfidf import TfidfClassifier
     from utils.training.folds import valid_folds
     from utils.training.notebook import load_training_data, noisy_valid_texts
-    from utils.training.tfidf import TfidfClassifier
 
     overrides = {"model.navec.hidden_size": 16, "train.epochs": 1, "train.folds": 2, "tfidf.weight": 0.5, "tfidf.min_df": 1}
     run_dir, _ = run_training_products(tmp_path, "noisy", overrides)
@@ -318,7 +321,7 @@ def test_held_out_rows_are_also_scored_written_with_asr_noise_by_the_members_tha
     preprocess = make_preprocessor(config.text)
     changed = [i for i, (a, b) in enumerate(zip(valid.text, noisy)) if preprocess(a) != preprocess(b)]
     assert 0.1 * len(noisy) < len(changed) < len(noisy), "the noise changes some rows (slips, merges), not all"
-    models, tfidf = load_models(run_dir / "model"), TfidfClassifier.load(run_dir / "tfidf")
+    models, tfidf = load_models(run_dir / "model"), TfidfClassifier.load(run_dir / "members" / "tfidf")
     scored = read_probs(run_dir / VALID_NOISY_PROBS)
     for k, (_, held_out) in enumerate(valid_folds(label_matrix(valid), 2, seed=42)):
         rows = [noisy[i] for i in held_out]

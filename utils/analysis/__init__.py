@@ -1,5 +1,6 @@
 """Notebook 06: the run's mistakes on valid (per label, which for which, the most confident, by kind of text) and its word weights."""
 from ..core.lazy import lazy_exports
+from . import contract  # noqa: F401  (declares the notebook's step)
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "mistakes": ["ValidDecisions", "load_valid_decisions", "per_label_errors", "mistaken_for", "confident_mistakes", "text_groups",

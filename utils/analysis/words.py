@@ -1,4 +1,4 @@
-"""The words that push each label up: the largest coefficients of the run's TF-IDF member."""
+"""The words that push each label up: the largest coefficients of the run's TF-IDF member (a member of kind tfidf)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,18 +6,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core.paths import LINEAR_DIR
+from ..core.run_record import read_record
 from ..core.splits import LABELS
-from ..training.tfidf import TfidfClassifier
+from ..members.tfidf import TfidfClassifier, TfidfMember
+from ..training.contract import TRAINING
 
 
 def load_linear_member(run_dir: str | Path) -> TfidfClassifier | None:
-    """The run's TF-IDF member (runs/<name>/tfidf/), or None with a notice when the run has none."""
-    folder = Path(run_dir) / LINEAR_DIR
-    if not folder.is_dir():
-        print(f"No TF-IDF member in {folder} (the run trained with tfidf.weight = 0): no word weights to show.")
+    """The run's first member of kind tfidf (as notebook 03 recorded it), or None with a notice when the run has none."""
+    members = read_record(run_dir).get("steps", {}).get(TRAINING, {}).get("members", {})
+    path = next((member["path"] for name, member in members.items() if member.get("kind", name) == TfidfMember.kind), None)
+    if path is None or not (Path(run_dir) / path).is_dir():
+        print(f"No TF-IDF member in run {Path(run_dir).name} (its members: {sorted(members)}): no word weights to show.")
         return None
-    return TfidfClassifier.load(folder)
+    return TfidfClassifier.load(Path(run_dir) / path)
 
 
 def word_weights(member: TfidfClassifier, n: int = 12, kind: str = "words") -> pd.DataFrame:

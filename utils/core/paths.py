@@ -1,4 +1,5 @@
-"""Where things are: the repository root and the names of the products each notebook writes into runs/<name>/."""
+"""Where things are: the repository root, the competition's file names and the names of the products each notebook
+writes into runs/<name>/."""
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -11,8 +12,9 @@ def repo_path(setting: str) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
+SPLIT_FILES = {"train": "train.csv", "valid": "valid.csv", "test": "test_without_answers.csv"}  # the competition's files
 EXPANDED_TRAIN = "train_expanded.csv"  # 02: train + added rows, with a `source` column
-MODEL_DIR, LINEAR_DIR = "model", "tfidf"  # 03: the neural model(s); the TF-IDF member(s) when tfidf.weight > 0
+MODEL_DIR, MEMBERS_DIR = "model", "members"  # 03: the neural member's model(s); every other member in members/<its name>/
 VALID_PROBS, METRICS = "valid_probs_raw.csv", "metrics.json"  # 03: held-out probabilities (raw: before recalibration), scores
 VALID_NOISY_PROBS = "valid_probs_asr_noise_raw.csv"  # 03: the same held-out rows written with ASR noise (slips, merges)
 THRESHOLDS, ESTIMATE = "thresholds.json", "estimate.json"  # 04: the decision rule; the honest estimate of its F1

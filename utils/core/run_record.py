@@ -8,60 +8,30 @@ import hashlib
 import json
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from .data_dir import is_sample
 from .errors import KitError
 from .files import UnreadableFileError, read_json, write_text
-from .paths import (
-    ERRORS_DIR,
-    ESTIMATE,
-    EXPANDED_TRAIN,
-    INFERENCE_RECORD,
-    LINEAR_DIR,
-    METRICS,
-    MODEL_DIR,
-    TEST_PROBS,
-    THRESHOLDS,
-    VALID_NOISY_PROBS,
-    VALID_PROBS,
-)
 from .settings import RunConfig
-from .splits import SPLIT_FILES
+from .steps import STEPS, Step, producer
 
 RECORD_FILE = "manifest.json"
-TRAIN, VALID, TEST = (f"data/{SPLIT_FILES[split]}" for split in ("train", "valid", "test"))  # data files, as keyed in the record
 
 
 class StaleProductError(KitError, RuntimeError):
     """A product that was not made from today's inputs and settings; the message names it, says why and what to run."""
 
 
-@dataclass(frozen=True)
-class Step:
-    """What one notebook depends on and makes: settings sections, inputs (data files and products), products."""
-
-    sections: tuple[str, ...]  # the settings that shape its products
-    inputs: tuple[str, ...]  # data files (data/...) and products of earlier notebooks
-    products: tuple[str, ...]  # files or folders it writes into runs/<name>/
-    optional: tuple[str, ...] = ()  # inputs that may be absent when their notebook has not run (or not made them)
-
-
-STEPS = {
-    "01_eda": Step(("text", "eda"), (TRAIN, VALID, TEST), ("eda",)),
-    "02_data_expansion": Step(("seed", "text", "expansion"), (TRAIN, VALID, TEST), (EXPANDED_TRAIN, "expansion")),
-    "03_training": Step(("seed", "text", "model", "train", "tfidf"), (TRAIN, VALID, TEST, EXPANDED_TRAIN),
-                        (MODEL_DIR, LINEAR_DIR, VALID_PROBS, VALID_NOISY_PROBS, METRICS, "training_log.csv", "training_curves.png"),
-                        (EXPANDED_TRAIN,)),
-    "04_threshold_search": Step(("seed", "thresholds"), (VALID, VALID_PROBS, VALID_NOISY_PROBS), (THRESHOLDS, ESTIMATE, "thresholds.png"),
-                                (VALID_NOISY_PROBS,)),
-    "05_inference": Step((), (TEST, MODEL_DIR, LINEAR_DIR, THRESHOLDS), (TEST_PROBS, INFERENCE_RECORD), (LINEAR_DIR,)),
-    "06_error_analysis": Step((), (VALID, VALID_PROBS, THRESHOLDS, LINEAR_DIR), (ERRORS_DIR,), (LINEAR_DIR,)),
-}
-PRODUCER = {product: name for name, step in STEPS.items() for product in step.products}
 CHECKPOINTS = "checkpoints"  # model/checkpoints/: training state kept for resuming, not a product
+
+
+def step_of(name: str) -> Step:
+    """Notebook `name`'s declared step; a name no stage declared is refused naming the declared ones."""
+    if name not in STEPS:
+        raise ValueError(f"unknown notebook {name!r}; the declared notebooks are {list(STEPS)}")
+    return STEPS[name]
 
 
 def content_hash(path: Path) -> str | None:
@@ -84,7 +54,7 @@ def input_path(config: RunConfig, key: str) -> Path:
 def step_settings(config: RunConfig, name: str) -> dict:
     """The settings sections a notebook's products depend on, as plain values."""
     values = config.model_dump()
-    return {section: values[section] for section in STEPS[name].sections}
+    return {section: values[section] for section in step_of(name).sections}
 
 
 def flatten(values: dict, prefix: str = "") -> dict:
@@ -165,8 +135,8 @@ def step_problems(config: RunConfig, name: str, record: dict, check_settings: bo
             continue
         if content_hash(input_path(config, key)) != recorded:
             problems.append(f"{name} read {key}, which changed since" if recorded else f"{name} ran without {key}, which exists now")
-        if key in PRODUCER and recorded is not None:
-            problems += step_problems(config, PRODUCER[key], record, check_settings, check_data, seen)
+        if producer(key) and recorded is not None:
+            problems += step_problems(config, producer(key), record, check_settings, check_data, seen)
     for product, recorded in entry.get("products", {}).items():
         current = content_hash(config.run_dir / product)
         if current != recorded:
@@ -177,16 +147,16 @@ def step_problems(config: RunConfig, name: str, record: dict, check_settings: bo
 def input_problems(config: RunConfig, name: str, record: dict, check_settings: bool = True, check_data: bool = True) -> list[str]:
     """Why the products that notebook `name` reads from earlier notebooks cannot be used now."""
     problems = []
-    for key in STEPS[name].inputs:
-        producer = PRODUCER.get(key)
-        if producer is None:
+    for key in step_of(name).inputs:
+        maker = producer(key)
+        if maker is None:
             continue
-        entry = record.get("steps", {}).get(producer)
-        optional = key in STEPS[name].optional
+        entry = record.get("steps", {}).get(maker)
+        optional = key in step_of(name).optional
         if optional and ((entry is None and not input_path(config, key).exists())
                          or (entry is not None and entry.get("status") == "done" and key not in entry.get("products", {}))):
             continue  # not made: no expanded train (03 trains on train.csv), or a member switched off
-        problems += [f"{key}: {reason}" for reason in step_problems(config, producer, record, check_settings, check_data)]
+        problems += [f"{key}: {reason}" for reason in step_problems(config, maker, record, check_settings, check_data)]
     return list(dict.fromkeys(problems))
 
 
@@ -195,26 +165,25 @@ def rebuild_hint(path: Path) -> str:
     path = Path(path).resolve()
     run_dir = next((parent for parent in path.parents if (parent / RECORD_FILE).is_file()), path.parent)
     product = path.relative_to(run_dir).parts[0]
-    number = PRODUCER[product][:2] if product in PRODUCER else "NN"
+    number = (producer(product) or "NN")[:2]
     return f"run notebook {number} again to rewrite it: python -m utils.pipeline --run {run_dir.name} --from {number}"
 
 
 def stale_message(run_dir: Path, name: str, problems: list[str]) -> str:
     """The refusal: what is stale, why, and what to run."""
-    first = min((PRODUCER[p.split(":")[0]] for p in problems if p.split(":")[0] in PRODUCER), default=name)
+    first = min((producer(p.split(":")[0]) for p in problems if producer(p.split(":")[0])), default=name)
     return (f"{run_dir}: notebook {name} cannot use the products of earlier notebooks:\n  " + "\n  ".join(problems)
             + f"\nRe-run from {first[:2]}: python -m utils.pipeline --run {run_dir.name} --from {first[:2]}")
 
 
 def begin_step(config: RunConfig, name: str) -> None:
     """Check that the notebook's inputs are fresh (else StaleProductError), then record it as running."""
-    if name not in STEPS:
-        raise ValueError(f"unknown notebook {name!r}; the kit's notebooks are {list(STEPS)}")
+    step = step_of(name)
     record = read_record(config.run_dir)
     problems = input_problems(config, name, record)
     if problems:
         raise StaleProductError(stale_message(config.run_dir, name, problems))
-    inputs = {key: content_hash(input_path(config, key)) for key in STEPS[name].inputs}
+    inputs = {key: content_hash(input_path(config, key)) for key in step.inputs}
 
     def start(record: dict) -> None:
         record.update(run=config.name, data_dir=config.data_dir, sample_data=is_sample(config.data_dir))
@@ -223,23 +192,21 @@ def begin_step(config: RunConfig, name: str) -> None:
     update_record(config.run_dir, start)
 
 
-def members_of(config: RunConfig) -> dict:
-    """The ensemble members notebook 03 trains and the weights it blends them with."""
-    weight = config.tfidf.weight
-    return {"neural": {"path": MODEL_DIR, "weight": 1 - weight}, **({"tfidf": {"path": LINEAR_DIR, "weight": weight}} if weight else {})}
-
-
 def finish_step(config: RunConfig, name: str, **facts) -> None:
     """Record the notebook's products (with hashes) and `facts` (e.g. the submission path): the step is done.
 
-    Notebook 03 also records its members; a member the settings switched off is removed from the run."""
-    if name == "03_training":
-        facts["members"] = members_of(config)
-        if "tfidf" not in facts["members"] and (config.run_dir / LINEAR_DIR).exists():
-            shutil.rmtree(config.run_dir / LINEAR_DIR)
-            print(f"Removed {config.run_dir / LINEAR_DIR}: tfidf.weight is 0, so the TF-IDF member is not part of this run")
-    products = {product: content_hash(config.run_dir / product) for product in STEPS[name].products
-                if (config.run_dir / product).exists()}
+    The step's own facts (from the settings) are recorded too, and what the settings switched off is removed from the run."""
+    step = step_of(name)
+    facts = {**(step.facts(config) if step.facts else {}), **facts}
+    for product in step.switched_off(config) if step.switched_off else []:
+        path = config.run_dir / product
+        if path.exists():
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            print(f"Removed {path}: the settings switched it off, so it is not part of this run")
+    products = {product: content_hash(config.run_dir / product) for product in step.products if (config.run_dir / product).exists()}
     if "submission" in facts:  # found again by its content when it is checked or sent (utils.submission)
         facts["submission_sha256"] = content_hash(Path(facts["submission"]))
 

@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializeAsAny,
     ValidationError,
     field_validator,
     model_validator,
@@ -133,7 +134,7 @@ class TextConfig(Settings):
 
 
 class EdaConfig(Settings):
-    """What the exploratory notebook (01_eda) lists and plots."""
+    """What the exploratory notebook lists and plots."""
 
     section: ClassVar[str] = "eda"
     top_words: PositiveInt = 12  # words listed per label
@@ -305,10 +306,10 @@ class AugmentConfig(Settings):
 
 
 class ExpansionConfig(Settings):
-    """Data expansion (notebook 02): external corpora, synthetic rows, augmentation, all behind a leakage guard."""
+    """Data expansion: external corpora, synthetic rows, augmentation, all behind a leakage guard."""
 
     section: ClassVar[str] = "expansion"
-    enabled: bool = False  # off: notebook 02 writes train unchanged (measured: the added rows lower the default's CV F1)
+    enabled: bool = False  # off: the expansion writes train unchanged (measured: the added rows lower the default's CV F1)
     external_dir: str | None = None  # the corpus CSVs; None: <data_dir>/../external when it exists
     corpora: CorpusLabels = Field(default_factory=CorpusLabels)
     cap_per_label: PositiveInt | None = None  # at most this many rows added per label and corpus (None: no cap)
@@ -318,41 +319,41 @@ class ExpansionConfig(Settings):
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
 
 
-class TfidfConfig(Settings):
-    """The linear member: TF-IDF of words and characters -> logistic regression per label."""
+class MemberSettings(Settings):
+    """One member of the run's ensemble: its kind and weight; each kind adds its own settings (utils.core.member_kinds)."""
 
-    section: ClassVar[str] = "tfidf"
-    weight: Share = 0.5  # its share in the averaged probabilities (0: not trained)
-    C: Positive = 1.0  # inverse regularisation strength
-    class_weight: Literal["balanced"] | None = None
-    valid_weight: Positive = 3.0  # k-fold mode: weight of the valid rows in the regressions (train rows: 1)
-    nb_scaling: bool = False  # scale each label's features by naive Bayes log-count ratios first (NB-SVM style)
-    solver: Literal["saga", "liblinear"] = "saga"  # scikit-learn's LogisticRegression solver
-    tol: Positive = 1e-3  # stopping tolerance of the solver
-    max_iter: PositiveInt = 200
-    min_df: PositiveInt = 2  # a term must occur in this many texts
-    word_ngram_max: PositiveInt = 2  # word n-grams 1..this
-    lemma_ngram_max: Count = 0  # n-grams 1..this of the words' dictionary forms (pymorphy3); 0: none
-    char_ngram_min: PositiveInt = 2  # character n-grams inside words
-    char_ngram_max: PositiveInt = 5
-    max_word_features: PositiveInt = 100_000
-    max_char_features: PositiveInt = 150_000
+    section: ClassVar[str] = "members.<name>"  # errors name the member: members.<its name>.KEY
+    kind: str  # a kind `python -m utils.members` lists, or "module:Class" of your own
+    weight: Positive = 1.0  # relative: a member's share of the averaged probabilities is its weight over the members' sum
 
 
 class RunConfig(Settings):
-    """All settings of one run; written to runs/<name>/params.yaml."""
+    """All settings of one run; written to runs/<name>/params.yaml.
+
+    `members` names the ensemble's members, laid over the default ones: `-p members.NAME.kind=KIND` adds one (its own settings
+    as members.NAME.KEY), `-p members.NAME=null` switches one off (nothing of it is left in the run). Older spellings map
+    onto the members: a kind's old section (`KIND.KEY=VALUE`; `KIND.weight=0` switches its member off, another weight is its
+    share), and `model.backbone` picks the neural member's kind (a navec network or a Hugging Face encoder).
+    """
 
     name: str = "default"  # the run's folder inside runs_dir: see RUN_NAME_RULE
     seed: Count = 42
     data_dir: str | None = None  # None: discover (see utils.core.data_dir.find_data_dir)
     runs_dir: str = "runs"  # the folder of the runs, any folder you name; relative paths are taken from the repository root
     text: TextConfig = Field(default_factory=TextConfig)
-    model: ModelConfig = Field(default_factory=ModelConfig)  # the network (notebook 03)
-    train: TrainConfig = Field(default_factory=TrainConfig)  # how it is trained (notebook 03)
+    model: ModelConfig = Field(default_factory=ModelConfig)  # the network of the neural member
+    train: TrainConfig = Field(default_factory=TrainConfig)  # how the neural member is trained
     eda: EdaConfig = Field(default_factory=EdaConfig)
     thresholds: ThresholdConfig = Field(default_factory=ThresholdConfig)
-    tfidf: TfidfConfig = Field(default_factory=TfidfConfig)  # the linear ensemble member (notebook 03)
-    expansion: ExpansionConfig = Field(default_factory=ExpansionConfig)  # extra training rows (notebook 02)
+    members: dict[str, SerializeAsAny[MemberSettings] | None] = Field(default_factory=dict)  # name -> member (null: off)
+    expansion: ExpansionConfig = Field(default_factory=ExpansionConfig)  # extra training rows
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolve_members(cls, values: object) -> object:
+        from .members_settings import resolve_members
+
+        return resolve_members(values) if isinstance(values, dict) else values
 
     @field_validator("name")
     @classmethod

@@ -14,10 +14,10 @@ import pandas as pd
 
 from .errors import KitError
 from .labels import LABELS
+from .paths import SPLIT_FILES
 
 TEXT = "text"
 SOURCE = "source"  # where a row of the expanded train came from
-SPLIT_FILES = {"train": "train.csv", "valid": "valid.csv", "test": "test_without_answers.csv"}
 EXPECTED_HEADER = ",".join([TEXT, *LABELS])
 MAX_TEXT_CHARS = 20_000  # the longest text any reader of the kit accepts; real rows have a few hundred at most
 

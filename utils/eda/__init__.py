@@ -1,5 +1,6 @@
 """Notebook 01: statistics of the splits and their figures."""
 from ..core.lazy import lazy_exports
+from . import contract  # noqa: F401  (declares the notebook's step)
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "statistics": ["load_eda_splits", "labelled", "get_alphabet", "compare_alphabets", "alphabet_differences", "alphabet_by_class",

@@ -19,11 +19,13 @@ def file_hashes(folder: Path) -> dict[str, str]:
 
 
 def recorded_sources(record: dict) -> dict[str, str | None]:
-    """The hashes the run's record holds for what an export is made from: each member's product (model/, tfidf/) and
-    thresholds.json (None when notebook 04 has not run)."""
+    """The hashes the run's record holds for what an export is made from: the product holding each member's folder (model/,
+    members/ for members/<name>/) and thresholds.json (None when notebook 04 has not run)."""
     steps = record.get("steps", {})
     training = steps.get(TRAINING, {})
-    sources = {member["path"]: training.get("products", {}).get(member["path"]) for member in training.get("members", {}).values()}
+    products = training.get("products", {})
+    held_in = {member["path"].split("/")[0] for member in training.get("members", {}).values()}
+    sources = {product: products.get(product) for product in sorted(held_in)}
     tuning = steps.get(THRESHOLD_SEARCH, {})
     sources[THRESHOLDS] = tuning.get("products", {}).get(THRESHOLDS) if tuning.get("status") == "done" else None
     return sources

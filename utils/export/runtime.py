@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.ensemble import Ensemble
 from . import onnx_bigru, tfidf_arrays
 from .manifest import MANIFEST, read_json_file
 
@@ -53,9 +54,10 @@ class DecisionRule:
 
 @dataclass
 class ExportedPredictor:
-    """The export's members (their runtime classes and blend weights) and decision rule."""
+    """The export's members (their runtime classes), their blend and the decision rule."""
 
-    members: list[tuple[float, object]]
+    members: dict[str, object]  # member name -> its runtime class
+    ensemble: Ensemble  # the members' weights, summing to 1 (the training stack's blend)
     rule: DecisionRule
     labels: list[str]
     note: str | None = None  # said when loading, e.g. that notebook 04 had not run
@@ -64,18 +66,18 @@ class ExportedPredictor:
     def from_folder(cls, folder: str | Path) -> ExportedPredictor:
         folder = Path(folder)
         manifest = read_json_file(folder / MANIFEST, "export manifest (write one with: python -m utils.export runs/<name>)")
-        members = [(member["weight"], MEMBER_KINDS[member["kind"]](folder / member["folder"]))
-                   for member in manifest["members"]]
+        members = {member["name"]: MEMBER_KINDS[member["kind"]](folder / member["folder"]) for member in manifest["members"]}
+        ensemble = Ensemble({member["name"]: member["weight"] for member in manifest["members"]})
         rule = manifest["decision"]
         recalibration = rule.get("recalibration") or {}
         decision = DecisionRule(np.array([rule["thresholds"][label] for label in manifest["labels"]]), rule["empty_rule"],
                                 np.asarray(recalibration["coef"]) if recalibration else None,
                                 np.asarray(recalibration["intercept"]) if recalibration else None)
-        return cls(members, decision, manifest["labels"], rule.get("note"))
+        return cls(members, ensemble, decision, manifest["labels"], rule.get("note"))
 
     def raw_probs(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-        """(n, 7) the members' probabilities weighted and summed (before recalibration), as the Predictor blends them."""
-        return sum(weight * member.probs(texts, batch_size) for weight, member in self.members)
+        """(n, 7) the members' probabilities blended (before recalibration) by the Ensemble formula the Predictor uses."""
+        return self.ensemble.combine({name: member.probs(texts, batch_size) for name, member in self.members.items()})
 
     def probs(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """(n, 7) probabilities the thresholds apply to."""

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.ensemble import Ensemble
 from ..core.errors import KitError
 from ..core.labels import LABELS
 from ..core.paths import THRESHOLDS
 from ..core.run_record import StaleProductError, input_problems, read_record, stale_message
 from ..core.settings import RunConfig
+from ..members import RECORDED_BEFORE_KINDS
 from . import onnx_bigru, tfidf_arrays
 from .manifest import EXPORT_DIR, FORMAT_VERSION, MANIFEST, file_hashes, recorded_sources
 
@@ -52,13 +54,13 @@ def _neural_probs(models, texts):
 
 
 def _load_tfidf(path: Path):
-    from ..training.tfidf import TfidfClassifier
+    from ..members.tfidf import TfidfClassifier
 
     return TfidfClassifier.load(path)
 
 
-EXPORTERS = {  # member name in the run record -> how it is exported (issue 23's member plugins would each carry theirs)
-    "neural": MemberExport(onnx_bigru.KIND, _load_neural, onnx_bigru.why_not_exportable,
+EXPORTERS = {  # member kind in the run record -> how it is exported; model/ holds every seed's fold models: all are exported
+    "bigru": MemberExport(onnx_bigru.KIND, _load_neural, onnx_bigru.why_not_exportable,
                            onnx_bigru.export_bigru, _neural_probs),
     "tfidf": MemberExport(tfidf_arrays.KIND, _load_tfidf, tfidf_arrays.why_not_exportable, tfidf_arrays.export_tfidf,
                           lambda member, texts: member.probs(texts)),
@@ -111,10 +113,12 @@ def export_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     staging.mkdir(parents=True)
     try:
         texts, entries, differences = check_texts(record), [], {}
+        weights = Ensemble.normalised({name: member["weight"] for name, member in members.items()}).weights
         for name, member in members.items():
-            exporter = EXPORTERS.get(name)
+            kind = member.get("kind") or RECORDED_BEFORE_KINDS.get(name)
+            exporter = EXPORTERS.get(kind)
             if exporter is None:
-                raise NotExportableError(f"{run_dir}: member '{name}' has no export")
+                raise NotExportableError(f"{run_dir}: member '{name}' (kind {kind}) has no export; exported kinds: {sorted(EXPORTERS)}")
             loaded = exporter.load(run_dir / member["path"])
             reason = exporter.why_not(loaded)
             if reason:
@@ -125,7 +129,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
             if differences[name] > TOLERANCE:
                 raise NotExportableError(f"{run_dir}: the exported member '{name}' differs from the training stack by "
                                          f"{differences[name]:.2e} (more than {TOLERANCE:g}) on {len(texts)} texts")
-            entries.append({"name": name, "kind": exporter.kind, "weight": member["weight"], "folder": name})
+            entries.append({"name": name, "kind": exporter.kind, "weight": weights[name], "folder": name})
         manifest = {"format_version": FORMAT_VERSION, "run": run_dir.resolve().name, "labels": LABELS,
                     "made_from": recorded_sources(record), "members": entries, "decision": decision_rule(run_dir, record),
                     "checked": {"texts": len(texts), "max_difference": differences}, "files": file_hashes(staging)}

@@ -7,20 +7,24 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.paths import MODEL_DIR, TEST_PROBS, THRESHOLDS, VALID_PROBS
+from ..core.ensemble import Ensemble
+from ..core.member_kinds import MemberKind, kind_class
+from ..core.paths import TEST_PROBS, THRESHOLDS, VALID_PROBS
 from ..core.run_record import RECORD_FILE, StaleProductError, content_hash, input_problems, read_record, stale_message
 from ..core.settings import RunConfig
 from ..core.splits import LABELS
+from ..members import RECORDED_BEFORE_KINDS
+from ..thresholds.contract import THRESHOLD_SEARCH
 from ..thresholds.search import ThresholdChoice, load_thresholds
-from ..training.checkpoint import load_models
+from ..training.contract import TRAINING
+from .contract import INFERENCE
 
 FALLBACK = ThresholdChoice(mode="global", empty_rule="top", thresholds=dict.fromkeys(LABELS, 0.5), in_sample_f1=float("nan"),
                            cv_f1=float("nan"), table=[], note="no thresholds.json: 0.5 for every label, the top label for rows with none")
-TRAINING, THRESHOLD_SEARCH, INFERENCE = "03_training", "04_threshold_search", "05_inference"
 
 
 def finished_members(run_dir: Path) -> tuple[dict, bool]:
-    """The members notebook 03 recorded (path and blend weight each) and whether notebook 04 ran; refuses a run whose
+    """The members notebook 03 recorded (kind, path and blend weight each) and whether notebook 04 ran; refuses a run whose
     record is missing or whose model and thresholds do not belong together."""
     record = read_record(run_dir)
     if not record:
@@ -39,40 +43,30 @@ def finished_members(run_dir: Path) -> tuple[dict, bool]:
 
 @dataclass
 class Predictor:
-    """A run's neural model(s) (the mean of the fold models, if k-fold), its TF-IDF member if the run has one, and its
-    decision rule."""
+    """A run's members (a neural member's fold models predict as their mean), their blend and the run's decision rule."""
 
-    models: list
+    members: dict[str, MemberKind]
+    ensemble: Ensemble
     choice: ThresholdChoice
-    linear: object = None  # the TF-IDF member (utils.training.tfidf.TfidfClassifier)
-    linear_weight: float = 0.0  # its share in the blend, as notebook 03 recorded it
 
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str = "cpu") -> Predictor:
-        """Load what runs/<name>/manifest.json lists: the model(s), the TF-IDF member with its weight, thresholds.json
-        (0.5 with a notice when notebook 04 has not run); for a blend, its runs' predictors and weights."""
+        """Load what runs/<name>/manifest.json lists: each member with its weight, thresholds.json (0.5 with a notice when
+        notebook 04 has not run); for a blend, its runs' predictors and weights."""
         run_dir = Path(run_dir)
         if read_record(run_dir).get("kind") == "blend":
             return BlendPredictor.from_blend(run_dir, device)
-        members, tuned = finished_members(run_dir)
+        recorded, tuned = finished_members(run_dir)
         if not tuned:
             print(f"Notice: notebook 04 has not run for {run_dir}: {FALLBACK.note}")
-        linear, weight = None, 0.0
-        if "tfidf" in members:
-            from ..training.tfidf import TfidfClassifier  # scikit-learn: imported only when the run has a TF-IDF member
-
-            linear, weight = TfidfClassifier.load(run_dir / members["tfidf"]["path"]), members["tfidf"]["weight"]
+        members = {name: kind_class(member.get("kind") or RECORDED_BEFORE_KINDS[name]).load(name, run_dir / member["path"], device)
+                   for name, member in recorded.items()}
         choice = load_thresholds(run_dir / THRESHOLDS) if tuned else FALLBACK
-        return cls(load_models(run_dir / members["neural"].get("path", MODEL_DIR), device), choice, linear, weight)
+        return cls(members, Ensemble({name: member["weight"] for name, member in recorded.items()}), choice)
 
     def raw_probs(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """(n, 7) blended probabilities in the input order (raw: before recalibration), as in valid_probs_raw.csv."""
-        from ..training.prediction import predict_probs
-
-        probs = predict_probs(self.models, list(texts), batch_size, num_threads=0)  # all cores
-        if self.linear is not None:
-            probs = (1 - self.linear_weight) * probs + self.linear_weight * self.linear.probs(texts)
-        return probs
+        return self.ensemble.combine({name: member.predict(list(texts), batch_size=batch_size) for name, member in self.members.items()})
 
     def probs(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """(n, 7) probabilities the thresholds apply to: raw, then recalibrated if the run's rule is."""
@@ -85,10 +79,10 @@ class Predictor:
 
 @dataclass
 class BlendPredictor:
-    """A blend's runs (each a Predictor) and weights, and the blend's own decision rule (utils.blend)."""
+    """A blend's runs (each a Predictor, a member of the blend) and weights, and the blend's own decision rule (utils.blend)."""
 
-    parts: list[Predictor]
-    weights: list[float]
+    parts: dict[str, Predictor]
+    ensemble: Ensemble
     choice: ThresholdChoice
 
     @classmethod
@@ -101,12 +95,12 @@ class BlendPredictor:
             if now != {key: part[key] for key in now}:
                 raise StaleProductError(f"{run_dir}: run '{name}' ({part['path']}) changed since it was blended: blend it again "
                                         f"(python -m utils.blend --run NEW ...)")
-        return cls([Predictor.from_run(part["path"], device) for part in parts.values()], [part["weight"] for part in parts.values()],
-                   load_thresholds(run_dir / THRESHOLDS))
+        return cls({name: Predictor.from_run(part["path"], device) for name, part in parts.items()},
+                   Ensemble({name: part["weight"] for name, part in parts.items()}), load_thresholds(run_dir / THRESHOLDS))
 
     def raw_probs(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """(n, 7) the weighted mean of the runs' raw probabilities."""
-        return sum(weight * part.raw_probs(texts, batch_size) for weight, part in zip(self.weights, self.parts))
+        return self.ensemble.combine({name: part.raw_probs(texts, batch_size) for name, part in self.parts.items()})
 
     def probs(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         return self.choice.recalibrated(self.raw_probs(texts, batch_size))

@@ -22,6 +22,7 @@ from ..core.files import UnreadableFileError, atomic_path
 from ..core.paths import REPO_ROOT, SAMPLE_DATA_DIR
 from ..core.run_record import RECORD_FILE, content_hash, read_record
 from ..core.splits import LABELS, SPLIT_FILES, TEXT, DataError, csv_records, decode_csv_bytes, read_split
+from .contract import INFERENCE
 
 CREDENTIALS_HELP = """No Kaggle credentials found. Provide one of:
   1. kaggle.json: Kaggle > Settings > API > "Create New Token" downloads it; then
@@ -167,7 +168,7 @@ def making_runs(path: Path, runs_root: Path | None = None) -> list[dict]:
 
 def submission_of(record: dict) -> dict:
     """Where a record keeps its submission's path and hash: a blend's record itself, a run's notebook 05."""
-    return record if "submission_sha256" in record else record.get("steps", {}).get("05_inference", {})
+    return record if "submission_sha256" in record else record.get("steps", {}).get(INFERENCE, {})
 
 
 def wrote(record: dict, path: Path) -> bool:

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..core.data_dir import is_sample
 from ..core.decisions import grid, search_global, weighted_f1_many
+from ..core.ensemble import Ensemble
 from ..core.errors import KitError
 from ..core.files import write_text
 from ..core.paths import ESTIMATE, REPO_ROOT, TEST_PROBS, THRESHOLDS, VALID_NOISY_PROBS, VALID_PROBS
@@ -27,11 +28,12 @@ from ..core.run_record import RECORD_FILE, content_hash, read_record, step_probl
 from ..core.settings import RunConfig, ThresholdConfig, check_run_name
 from ..core.splits import SPLIT_FILES, label_matrix, read_split
 from ..core.summary import estimate_lines, write_run_summary
+from ..inference.contract import INFERENCE
 from ..inference.notebook import free_path, submission_path
-from ..inference.predictor import INFERENCE
 from ..inference.submission import make_submission, write_submission
 from ..thresholds.estimate import Estimate, rule_spread, score
 from ..thresholds.search import choose_thresholds, rule_name
+from ..training.contract import TRAINING
 
 STEP = 0.1  # the weight grid's spacing
 
@@ -61,7 +63,7 @@ def load_member(run_dir: Path) -> Member:
         raise BlendError(f"{run_dir}: no such run (runs in {run_dir.parent}: {runs})")
     record = read_record(run_dir)
     steps = record.get("steps", {})
-    missing = [name for name in ("03_training", "05_inference") if steps.get(name, {}).get("status") != "done"]
+    missing = [name for name in (TRAINING, INFERENCE) if steps.get(name, {}).get("status") != "done"]
     if not record or missing:
         raise BlendError(f"{run_dir}: not a finished run (notebook(s) {missing or 'all'} not done according to its {RECORD_FILE})")
     config = RunConfig(name=run_dir.name, runs_dir=str(run_dir.resolve().parent), data_dir=record.get("data_dir"))
@@ -70,11 +72,11 @@ def load_member(run_dir: Path) -> Member:
         first = min(re.findall(r"\b(\d\d)_[a-z_]+", " ".join(problems)), default="01")
         raise BlendError(f"{run_dir}: its products do not belong together, so it is not blended: {'; '.join(problems)}. "
                          f"Re-run it from {first}: python -m utils.pipeline --run {run_dir.name} --from {first}")
-    data = {"valid": steps["03_training"]["inputs"].get(f"data/{SPLIT_FILES['valid']}"),
-            "test": steps["05_inference"]["inputs"].get(f"data/{SPLIT_FILES['test']}")}
+    data = {"valid": steps[TRAINING]["inputs"].get(f"data/{SPLIT_FILES['valid']}"),
+            "test": steps[INFERENCE]["inputs"].get(f"data/{SPLIT_FILES['test']}")}
     noisy = read_probs(run_dir / VALID_NOISY_PROBS) if (run_dir / VALID_NOISY_PROBS).is_file() else None
     return Member(run_dir.name, run_dir, read_probs(run_dir / VALID_PROBS), read_probs(run_dir / TEST_PROBS), noisy,
-                  steps["03_training"]["settings"]["train"]["folds"] > 0, data)
+                  steps[TRAINING]["settings"]["train"]["folds"] > 0, data)
 
 
 def check_same_data(members: list[Member]) -> None:
@@ -94,7 +96,8 @@ def weight_grid(count: int, step: float = STEP) -> np.ndarray:
 
 
 def blended(probs: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
-    return np.tensordot(weights, np.stack(probs), axes=1)
+    """The runs' probabilities blended (the runs are the members of the blend, in order)."""
+    return Ensemble(dict(enumerate(weights))).combine(dict(enumerate(probs)))
 
 
 def best_weights(y: np.ndarray, probs: list[np.ndarray], config: ThresholdConfig) -> np.ndarray:

@@ -30,7 +30,6 @@ from ..core.progress import HEADLINE, NOTICES
 from ..core.run_lock import LOCK_FILE, RunInUseError, RunLock, check_not_in_use
 from ..core.run_record import (
     RECORD_FILE,
-    STEPS,
     input_problems,
     mark_step,
     read_record,
@@ -42,6 +41,7 @@ from ..core.run_record import (
 from ..core.settings import ConfigError, RunConfig, check_run_name
 from ..core.settings_io import load_config, parse_overrides
 from ..core.splits import DataError, load_competition
+from ..core.steps import STEPS
 from ..core.summary import estimate_lines, run_summary, write_run_summary
 from .kernels import LoggedKernelManager
 from .report import try_write_report

@@ -21,11 +21,11 @@ from ..core.run_record import StaleProductError, begin_step, finish_step
 from ..core.seed import seed_everything
 from ..core.settings import ConfigError, RunConfig, check_run_name
 from ..core.settings_io import load_config, parse_overrides, save_config
+from .contract import TRAINING
 from .distributed import cluster_problems, is_main_process, launch_command, quiet_unless_main
 from .resume import CheckpointMismatch
 
 PARAMS_FILE = "params.yaml"
-TRAINING = "03_training"  # the notebook whose record this script writes
 
 
 def run_settings(run_dir: Path, overrides: list[str]) -> RunConfig:

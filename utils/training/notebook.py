@@ -1,11 +1,12 @@
-"""Notebook 03 as three calls: load the training data, train one model (or the k-fold models), write the products."""
+"""Notebook 03 as three calls: load the training data, train the run's members (the network: one or k fold models), write the products."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import multiprocessing
 import shutil
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,14 +14,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..core.ensemble import Ensemble
 from ..core.figures import save_figure
 from ..core.files import write_csv
-from ..core.paths import EXPANDED_TRAIN, LINEAR_DIR, METRICS, MODEL_DIR, VALID_NOISY_PROBS, VALID_PROBS
+from ..core.member_kinds import MemberKind, member_folder
+from ..core.paths import EXPANDED_TRAIN, METRICS, MODEL_DIR, VALID_NOISY_PROBS, VALID_PROBS
 from ..core.probs_files import write_probs
 from ..core.progress import headline, no_progress_bars
 from ..core.seed import seed_everything
 from ..core.settings import RunConfig
-from ..core.splits import SOURCE, SPLIT_FILES, TEXT, label_matrix, read_split, warn_absent_labels
+from ..core.splits import LABELS, SOURCE, SPLIT_FILES, TEXT, label_matrix, read_split, warn_absent_labels
 from ..core.text import asr_style, load_slips
 from ..expansion.augment import asr_noise, generator_for, learn_slip_patterns
 from .checkpoint import save_models
@@ -28,13 +31,13 @@ from .dataset import EmotionDataset
 from .distributed import die_with_parent, is_main_process, launch_training, launched_processes
 from .folds import train_fold, train_on_valid_folds, valid_folds
 from .loop import fit_part
+from .members_of_run import MemberRun, run_ensemble, run_members, train_in_worker
 from .model import Model, build_model
 from .prediction import predict_probs
 from .report import plot_history, write_metrics
 from .resume import CHECKPOINTS_DIR, Checkpoints, training_fingerprint
 from .runtime import MIXED_PRECISION, resolve_fold_workers, resolve_processes, resolve_runtime
 from .scores import score_probs
-from .tfidf import TfidfClassifier, train_and_save_linear_member
 
 
 @dataclass
@@ -66,14 +69,16 @@ def load_training_data(config: RunConfig) -> TrainingData:
 
 @dataclass
 class TrainingResult:
-    """The trained model(s), valid probabilities (out-of-fold in k-fold mode) and the per-epoch log."""
+    """The trained members, their blend's valid probabilities (out-of-fold in k-fold mode), the network's models and log."""
 
-    models: list[Model]
+    models: list[Model]  # the neural member's (none without one)
     valid_probs: np.ndarray
     history: pd.DataFrame
     mode: str  # "train" (one model trained on train) or "folds" (k models over valid, train always in)
     seconds: float
     member_probs: dict[str, np.ndarray]  # each ensemble member's valid probabilities, before blending
+    members: dict[str, MemberKind]  # the trained members, by name
+    ensemble: Ensemble
 
 
 def valid_in_test_style(config: RunConfig, data: TrainingData) -> list[str] | None:
@@ -81,12 +86,9 @@ def valid_in_test_style(config: RunConfig, data: TrainingData) -> list[str] | No
     return [asr_style(text) for text in data.valid[TEXT]] if config.train.score_as_test else None
 
 
-def start_linear_member(config: RunConfig, data: TrainingData, styled: list[str] | None, pool: ProcessPoolExecutor) -> Future:
-    """Train the TF-IDF member in a worker process (it uses the CPU core the neural model leaves idle)."""
-    folds = valid_folds(label_matrix(data.valid), config.train.folds, config.seed) if config.train.folds else None
-    return pool.submit(train_and_save_linear_member, config.run_dir / LINEAR_DIR, config.tfidf, config.text,
-                       data.train[TEXT].tolist(), label_matrix(data.train), data.valid[TEXT].tolist(), label_matrix(data.valid),
-                       data.test_texts, folds, config.tfidf.valid_weight, styled)
+def valid_folds_of(config: RunConfig, data: TrainingData) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """The run's folds over valid (rows to fit, rows held out), None when training on train only."""
+    return valid_folds(label_matrix(data.valid), config.train.folds, config.seed) if config.train.folds else None
 
 
 def train_neural(template: Model, train_data: EmotionDataset, valid_data: EmotionDataset, scored_data: EmotionDataset,
@@ -174,48 +176,74 @@ def train_neural_parts(config: RunConfig, data: TrainingData) -> None:
         train_neural(*neural_inputs(seeded, data, styled), seeded, open_checkpoints(seeded, data, launched_processes(), check=False))
 
 
-def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
-    """Build the model from the settings and train it (k-fold over valid when train.folds >= 2) in train.num_processes
-    processes; save under model/. A training stopped before continues from its checkpoints in model/checkpoints/.
-
-    With train.seeds the neural model(s) train once per seed, saved side by side and their probabilities averaged.
-    With tfidf.weight > 0 the TF-IDF member trains at the same time in a worker process of the main process and is blended in
-    (once: its solver has no random start, so a seed would only change its fold split).
-    """
-    started = time.perf_counter()
+def train_neural_member(run: MemberRun) -> tuple[list[Model], np.ndarray, pd.DataFrame, str]:
+    """The neural member in train.num_processes processes (or its folds in the pool's fold workers), once per seed with
+    train.seeds (every model kept, probabilities averaged), saved under model/; a training stopped before continues from its
+    checkpoints in model/checkpoints/. Its models, valid probabilities, log and mode."""
+    config, data = run.config, run.data
     processes = launched_processes() if launched_processes() > 1 else resolve_processes(config.train)
     seeded = {seeded.seed: (seeded, open_checkpoints(seeded, data, processes)) for seeded in seeded_configs(config)}
+    if launched_processes() == 1 < processes and not all(checkpoints.all_finished(config.train.folds or 1) for _, checkpoints in
+                                                         seeded.values()):
+        launch_training(config.run_dir, processes, MIXED_PRECISION[config.train.precision])  # they train; the parts are loaded below
+    models, seed_probs, histories = [], [], []
+    for seed, (seed_config, checkpoints) in seeded.items():
+        if run.workers > 1:
+            train_folds_in_workers(seed_config, data, run.styled, run.pool, checkpoints, run.workers)  # the parts are loaded below
+        seed_models, seed_valid_probs, seed_history, mode = train_neural(*neural_inputs(seed_config, data, run.styled), seed_config,
+                                                                        checkpoints)
+        models += seed_models
+        seed_probs.append(seed_valid_probs)
+        histories.append(seed_history.assign(seed=seed) if config.train.seeds else seed_history)
+    probs, history = np.mean(seed_probs, axis=0, dtype=seed_probs[0].dtype), pd.concat(histories, ignore_index=True)
+    if is_main_process():
+        save_models(models, run.folder, carry=(CHECKPOINTS_DIR,))
+        if not config.train.keep_checkpoints:
+            shutil.rmtree(run.folder / CHECKPOINTS_DIR, ignore_errors=True)
+    how = f"{run.workers} fold workers" if run.workers > 1 else f"{processes} process(es)"
+    print(f"Trained the network in {how}; saved {len(models)} model(s) to {run.folder}")
+    return models, probs, history, mode
+
+
+def neural_held_out_probs(config: RunConfig, data: TrainingData, models: list[Model], texts: list[str]) -> np.ndarray:
+    """The valid rows' `texts` each predicted by the model that held the row out, per seed, averaged over the seeds."""
+    configs = seeded_configs(config)
+    probs = np.zeros((len(texts), len(LABELS)))
+    for j, seeded in enumerate(configs):
+        for k, (_, held_out) in enumerate(valid_folds_of(seeded, data) or [(np.arange(0), np.arange(len(texts)))]):
+            model = models[j * len(models) // len(configs) + k]
+            probs[held_out] += predict_probs(model, [texts[i] for i in held_out], config.train.eval_batch_size) / len(configs)
+    return probs
+
+
+def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
+    """Train the run's members (the settings' `members`) and blend their valid probabilities: the neural one in this
+    process (and the ones it starts), every other at the same time in a worker process, each saved in its folder."""
+    started = time.perf_counter()
     styled = valid_in_test_style(config, data)
     workers = resolve_fold_workers(config.train, len(data.train)) if launched_processes() == 1 else 1
-    parts = config.train.folds or 1
+    members, ensemble = run_members(config), run_ensemble(config)
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent) as pool:
-        linear = start_linear_member(config, data, styled, pool) if config.tfidf.weight > 0 and is_main_process() else None
-        if launched_processes() == 1 < processes and not all(checkpoints.all_finished(parts) for _, checkpoints in seeded.values()):
-            launch_training(config.run_dir, processes, MIXED_PRECISION[config.train.precision])  # they train; the parts are loaded below
-        models, seed_probs, histories = [], [], []
-        for seed, (seed_config, checkpoints) in seeded.items():
-            if workers > 1:
-                train_folds_in_workers(seed_config, data, styled, pool, checkpoints, workers)  # the parts are loaded below
-            seed_models, seed_valid_probs, seed_history, mode = train_neural(*neural_inputs(seed_config, data, styled), seed_config,
-                                                                            checkpoints)
-            models += seed_models
-            seed_probs.append(seed_valid_probs)
-            histories.append(seed_history.assign(seed=seed) if config.train.seeds else seed_history)
-        probs, history = np.mean(seed_probs, axis=0, dtype=seed_probs[0].dtype), pd.concat(histories, ignore_index=True)
-        members = {"neural": probs}
-        if is_main_process():
-            save_models(models, config.run_dir / MODEL_DIR, carry=(CHECKPOINTS_DIR,))
-        if linear is not None:
-            print("Waiting for the TF-IDF member ...", flush=True)
-            members["tfidf"], printed = linear.result()
+        def run_of(name: str) -> MemberRun:
+            folder = config.run_dir / member_folder(name, type(members[name]))
+            return MemberRun(config, data, styled, valid_folds_of(config, data), folder, None, workers)
+
+        jobs = {name: pool.submit(train_in_worker, member, run_of(name)) for name, member in members.items()
+                if not member.neural and is_main_process()}  # they use the CPU core the network leaves idle
+        probs = {name: member.train(dataclasses.replace(run_of(name), pool=pool)) for name, member in members.items() if member.neural}
+        for name, job in jobs.items():
+            print(f"Waiting for member {name} ...", flush=True)
+            probs[name], printed = job.result()
             print(printed, end="", flush=True)
-            probs = (1 - config.tfidf.weight) * probs + config.tfidf.weight * members["tfidf"]
-    if is_main_process() and not config.train.keep_checkpoints:
-        shutil.rmtree(config.run_dir / MODEL_DIR / CHECKPOINTS_DIR, ignore_errors=True)
-    result = TrainingResult(models, probs, history, mode, time.perf_counter() - started, members)
-    how = f"{workers} fold workers" if workers > 1 else f"{processes} process(es)"
-    print(f"Trained in {result.seconds:.0f} s ({how}); saved {len(models)} model(s) to {config.run_dir / MODEL_DIR}"
-          + (f" and the TF-IDF member to {config.run_dir / LINEAR_DIR} (weight {config.tfidf.weight})" if len(members) > 1 else ""))
+            members[name] = type(members[name]).load(name, run_of(name).folder)
+    neural = next((member for member in members.values() if member.neural), None)
+    blended = ensemble.combine(probs) if is_main_process() else probs[neural.name]
+    history = neural.history if neural else pd.DataFrame()
+    mode = neural.mode if neural else ("folds" if config.train.folds else "train")
+    models = neural.models if neural else []
+    result = TrainingResult(models, blended, history, mode, time.perf_counter() - started, probs, members, ensemble)
+    print(f"Trained {len(members)} member(s) in {result.seconds:.0f} s: "
+          + ", ".join(f"{name} ({type(member).kind}, weight {ensemble.weights[name]:.2f})" for name, member in members.items()))
     return result
 
 
@@ -228,26 +256,11 @@ def noisy_valid_texts(config: RunConfig, data: TrainingData) -> list[str]:
 
 
 def score_noisy_held_out(config: RunConfig, data: TrainingData, result: TrainingResult) -> np.ndarray:
-    """Held-out valid probabilities of the same rows written with ASR noise, each row scored by the members that did not
-    train on it (per seed, fold k's neural model; the TF-IDF set of fold k), averaged and blended as the clean ones are."""
+    """Held-out valid probabilities of the same rows written with ASR noise, each row scored by each member's part(s) that did
+    not train on it, blended as the clean ones are."""
     texts = noisy_valid_texts(config, data)
-
-    def folds_of(seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        return valid_folds(label_matrix(data.valid), config.train.folds, seed) if config.train.folds else [
-            (np.arange(0), np.arange(len(texts)))]
-
-    configs = seeded_configs(config)
-    probs = np.zeros((len(texts), result.valid_probs.shape[1]))
-    for j, seeded in enumerate(configs):
-        for k, (_, held_out) in enumerate(folds_of(seeded.seed)):
-            model = result.models[j * len(result.models) // len(configs) + k]
-            probs[held_out] += predict_probs(model, [texts[i] for i in held_out], config.train.eval_batch_size) / len(configs)
-    if "tfidf" in result.member_probs:
-        linear = TfidfClassifier.load(config.run_dir / LINEAR_DIR)
-        for k, (_, held_out) in enumerate(folds_of(config.seed)):
-            linear_probs = linear.probs_of_features(linear.features([texts[i] for i in held_out]), [k])
-            probs[held_out] = (1 - config.tfidf.weight) * probs[held_out] + config.tfidf.weight * linear_probs
-    return probs
+    run = MemberRun(config, data, None, valid_folds_of(config, data), config.run_dir)
+    return result.ensemble.combine({name: member.predict_held_out(run, texts) for name, member in result.members.items()})
 
 
 def write_training_report(config: RunConfig, data: TrainingData, result: TrainingResult) -> dict:
@@ -255,16 +268,17 @@ def write_training_report(config: RunConfig, data: TrainingData, result: Trainin
     training_curves.png in runs/<name>/; returns the metrics."""
     metrics = score_probs(label_matrix(data.valid), result.valid_probs)
     metrics.update(mode=result.mode, models=len(result.models), train_rows=len(data.train), train_file=str(data.train_file),
-                   train_seconds=round(result.seconds, 1), backbone=config.model.backbone, tfidf_weight=config.tfidf.weight)
+                   train_seconds=round(result.seconds, 1), backbone=config.model.backbone, member_weights=result.ensemble.weights)
     if len(result.member_probs) > 1:
         metrics["members"] = {name: score_probs(label_matrix(data.valid), probs) for name, probs in result.member_probs.items()}
     run_dir = config.run_dir
     write_probs(result.valid_probs, run_dir / VALID_PROBS)
     write_probs(score_noisy_held_out(config, data, result), run_dir / VALID_NOISY_PROBS)
     write_metrics(metrics, run_dir / METRICS)
-    write_csv(result.history, run_dir / "training_log.csv")
-    title = f"{len(result.models)} folds over valid (mean)" if result.mode == "folds" else "Training on train"
-    save_figure(plot_history(result.history, title), run_dir / "training_curves.png")
+    if result.models:
+        write_csv(result.history, run_dir / "training_log.csv")
+        title = f"{len(result.models)} folds over valid (mean)" if result.mode == "folds" else "Training on train"
+        save_figure(plot_history(result.history, title), run_dir / "training_curves.png")
     scored = "out-of-fold " if result.mode == "folds" else ""
     headline(f"valid ({scored}{metrics['rows']} rows): weighted F1 {metrics['weighted_f1']:.4f} at 0.5, "
           f"{metrics['weighted_f1_at_best_single_threshold']:.4f} at the best single threshold "

@@ -1,11 +1,10 @@
-"""The linear member: TF-IDF of words and characters -> logistic regressions per label, saved without pickle."""
+"""Member kind `tfidf`: TF-IDF of words and characters -> logistic regressions per label, saved without pickle."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
@@ -14,12 +13,33 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 
 from ..core.files import atomic_path, read_json, write_text
+from ..core.member_kinds import MemberKind, register_kind
 from ..core.run_record import rebuild_hint
-from ..core.settings import TextConfig, TfidfConfig
-from ..core.splits import LABELS
+from ..core.settings import Count, MemberSettings, Positive, PositiveInt, TextConfig
+from ..core.splits import LABELS, TEXT, label_matrix
 from ..core.text import lemmatize, make_preprocessor
 
 SETTINGS_FILE, VOCABULARY_FILE, ARRAYS_FILE = "tfidf.json", "vocabulary.json", "tfidf.safetensors"
+
+
+class TfidfConfig(MemberSettings):
+    """The linear member: TF-IDF of words and characters -> logistic regression per label."""
+
+    kind: str = "tfidf"
+    C: Positive = 1.0  # inverse regularisation strength
+    class_weight: Literal["balanced"] | None = None
+    valid_weight: Positive = 3.0  # k-fold mode: weight of the valid rows in the regressions (train rows: 1)
+    nb_scaling: bool = False  # scale each label's features by naive Bayes log-count ratios first (NB-SVM style)
+    solver: Literal["saga", "liblinear"] = "saga"  # scikit-learn's LogisticRegression solver
+    tol: Positive = 1e-3  # stopping tolerance of the solver
+    max_iter: PositiveInt = 200
+    min_df: PositiveInt = 2  # a term must occur in this many texts
+    word_ngram_max: PositiveInt = 2  # word n-grams 1..this
+    lemma_ngram_max: Count = 0  # n-grams 1..this of the words' dictionary forms (pymorphy3); 0: none
+    char_ngram_min: PositiveInt = 2  # character n-grams inside words
+    char_ngram_max: PositiveInt = 5
+    max_word_features: PositiveInt = 100_000
+    max_char_features: PositiveInt = 150_000
 
 
 def _vectorizers(config: TfidfConfig, vocabularies: dict | None = None) -> dict[str, TfidfVectorizer]:
@@ -127,7 +147,7 @@ class TfidfClassifier:
             raise FileNotFoundError(f"{folder}: missing {missing}; a saved TF-IDF member holds {SETTINGS_FILE}, {VOCABULARY_FILE}, "
                                     f"{ARRAYS_FILE}")
         settings = read_json(folder / SETTINGS_FILE, rebuild_hint(folder))
-        model = cls(TfidfConfig(**settings["tfidf"]), TextConfig(**settings["text"]))
+        model = cls(TfidfConfig(**{"kind": "tfidf", **settings["tfidf"]}), TextConfig(**settings["text"]))
         vocabularies = read_json(folder / VOCABULARY_FILE, rebuild_hint(folder))
         arrays = load_file(str(folder / ARRAYS_FILE))
         model.vectorizers = _vectorizers(model.config, vocabularies)
@@ -161,11 +181,29 @@ def train_linear_member(config: TfidfConfig, text: TextConfig, train_texts: list
     return model, oof
 
 
-def train_and_save_linear_member(folder: str | Path, *args, **kwargs) -> tuple[np.ndarray, str]:
-    """train_linear_member, saved to `folder`; returns the valid probabilities and what it printed (for a worker process:
-    nothing big goes back, and its lines reach the notebook through the process that shows them)."""
-    log = io.StringIO()
-    with contextlib.redirect_stdout(log):
-        model, probs = train_linear_member(*args, **kwargs)
-        model.save(folder)
-    return probs, log.getvalue()
+@register_kind
+class TfidfMember(MemberKind):
+    """The kind: a TfidfClassifier with one set of regressions per fold."""
+
+    kind = "tfidf"
+    description = "TF-IDF of words and characters -> a logistic regression per label (one set per fold)"
+    settings = TfidfConfig
+    legacy_section = "tfidf"  # older runs: tfidf.weight (its share; 0: off) and tfidf.KEY
+
+    def train(self, run) -> np.ndarray:
+        data = run.data
+        self.model, probs = train_linear_member(self.settings, run.config.text, data.train[TEXT].tolist(), label_matrix(data.train),
+                                                data.valid[TEXT].tolist(), label_matrix(data.valid), data.test_texts, run.folds,
+                                                self.settings.valid_weight, run.styled)
+        self.model.save(run.folder)
+        return probs
+
+    @classmethod
+    def load(cls, name: str, folder: Path, device: str = "cpu") -> TfidfMember:
+        model = TfidfClassifier.load(folder)
+        member = cls(name, model.config)
+        member.model = model
+        return member
+
+    def predict(self, texts: Sequence[str], part: int | None = None, batch_size: int = 256) -> np.ndarray:
+        return self.model.probs_of_features(self.model.features(list(texts)), None if part is None else [part])

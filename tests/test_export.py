@@ -207,3 +207,17 @@ def test_members_the_export_does_not_cover_say_why():
     assert "differ in settings" in bigru_reason([bigru(), bigru(ngram_min=2)])
     assert tfidf_reason(TfidfClassifier(TfidfConfig(), TextConfig())) is None
     assert "lemmas need pymorphy3" in tfidf_reason(TfidfClassifier(TfidfConfig(lemma_ngram_max=1), TextConfig()))
+
+
+def test_a_member_of_a_kind_without_an_export_is_refused_and_the_export_made_before_kept(run_dir, tmp_path):
+    from utils.export.writer import NotExportableError
+
+    copy = tmp_path / "tiny"
+    shutil.copytree(run_dir, copy)
+    record = json.loads((copy / RUN_RECORD).read_text(encoding="utf-8"))
+    record["steps"]["03_training"]["members"]["neural"]["kind"] = "encoder"  # as notebook 03 records a Hugging Face backbone
+    (copy / RUN_RECORD).write_text(json.dumps(record), encoding="utf-8")
+    before = (copy / EXPORT_DIR / MANIFEST).read_bytes()
+    with pytest.raises(NotExportableError, match=r"member 'neural' \(kind encoder\) has no export; exported kinds: \['bigru', 'tfidf'\]$"):
+        export_run(copy)
+    assert (copy / EXPORT_DIR / MANIFEST).read_bytes() == before and not (copy / f".{EXPORT_DIR}.tmp").exists()

@@ -7,6 +7,7 @@ from importlib import import_module
 
 from .core.lazy import lazy_exports
 
-SUBPACKAGES = ("core", "eda", "expansion", "training", "members", "thresholds", "inference", "analysis", "run")  # lower floors first
+SUBPACKAGES = ("core", "eda", "expansion", "training", "members", "thresholds", "export", "inference", "analysis",
+               "run")  # lower floors first
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {package: import_module(f".{package}", __name__).__all__ for package in SUBPACKAGES})

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import KitError
+from .labels import LABELS
 from .paths import SPLIT_FILES
 
-LABELS = ["anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral"]
 TEXT = "text"
 SOURCE = "source"  # where a row of the expanded train came from
 EXPECTED_HEADER = ",".join([TEXT, *LABELS])

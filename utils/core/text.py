@@ -5,12 +5,14 @@ import re
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import emoji
 
 from .paths import repo_path
-from .settings import TextConfig
-from .splits import DataError, csv_records, decode_csv_bytes
+
+if TYPE_CHECKING:
+    from .settings import TextConfig
 
 SLIPS_FILE = Path(__file__).resolve().parent / "resources" / "asr_slips.csv"
 PLACEHOLDER = re.compile(r"\[\s*(?:имя|name)\s*\]", re.IGNORECASE)
@@ -53,6 +55,8 @@ def asr_style(text: str) -> str:
 
 def read_slips(path: str | Path) -> dict[str, str]:
     """Read a `slip,fix` CSV into a mapping keyed by the lower-case, ё-folded slip; a bad file is a DataError naming its line."""
+    from .splits import DataError, csv_records, decode_csv_bytes  # pandas: only when a slip file is read
+
     path = Path(path)
     records = [(line, row) for line, row in csv_records(decode_csv_bytes(path.read_bytes(), path), path) if row]
     header = [name.strip() for name in records[0][1]] if records else []
@@ -92,16 +96,23 @@ def make_preprocessor(config: TextConfig) -> Callable[[str], str]:
 @lru_cache(maxsize=8)
 def composed_preprocessor(settings: str) -> Callable[[str], str]:
     """`make_preprocessor` for the text settings as JSON (a cache key)."""
+    from .settings import TextConfig
+
     config = TextConfig.model_validate_json(settings)
+    return preprocessor_of(config.demojize, load_slips(config.slips_file) if config.fix_slips else None, config.asr_style, config.yo_to_e)
+
+
+def preprocessor_of(demojize: bool, slips: dict[str, str] | None, asr: bool, yo_to_e: bool) -> Callable[[str], str]:
+    """The enabled steps in the kit's order (emoji, slip fixes when `slips` is given, ASR style, ё folding) as one function
+    that remembers its recent texts; needs neither pydantic nor pandas (an exported run uses it)."""
     steps: list[Callable[[str], str]] = []
-    if config.demojize:
+    if demojize:
         steps.append(demojize_ru)
-    if config.fix_slips:
-        slips = load_slips(config.slips_file)
+    if slips is not None:
         steps.append(lambda text: fix_slips(text, slips))
-    if config.asr_style:
+    if asr:
         steps.append(asr_style)
-    if config.yo_to_e:
+    if yo_to_e:
         steps.append(fold_yo)
 
     @lru_cache(maxsize=1 << 16)

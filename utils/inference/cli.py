@@ -5,24 +5,52 @@
 
 A row without text (empty or whitespace) gets no prediction; any other text is predicted, emoji-only ones too
 (emoji become Russian words before the model sees them).
+
+`--backend auto` (the default) uses the run's export (runs/<name>/export/, `python -m utils.export`) while it is fresh:
+onnxruntime and numpy only, no torch, scikit-learn or pandas imported for `--text`; else the training stack, with a notice.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from tqdm import tqdm
 
 from ..core.arguments import positive_int
-from ..core.files import OutputExistsError, atomic_path
-from ..core.run_record import StaleProductError
-from ..core.splits import LABELS, TEXT, DataError, check_text_lengths, csv_records, decode_csv_bytes, shown_lines
-from .predictor import Predictor
+from ..core.errors import KitError
+from ..core.labels import LABELS
+from ..export.manifest import EXPORT_DIR, stale_reasons
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .predictor import Predictor
 
 PROB_SUFFIX = "_prob"
+BACKENDS = ("auto", "onnx", "torch")
+
+
+def load_predictor(run_dir: Path, backend: str = "auto"):
+    """The run's predictor: its export (onnxruntime + numpy) for `onnx`, and for `auto` while the export is fresh (made from
+    the products the run's record lists now); else the training stack (`auto`: with a notice saying why)."""
+    if backend != "torch":
+        reasons = stale_reasons(run_dir, run_dir / EXPORT_DIR)
+        if not reasons:
+            from ..export.runtime import ExportedPredictor
+
+            predictor = ExportedPredictor.from_folder(run_dir / EXPORT_DIR)
+            if predictor.note:
+                print(f"Notice: {run_dir}: {predictor.note}")
+            return predictor
+        if backend == "onnx":
+            raise ValueError(f"{run_dir}: no usable export ({'; '.join(reasons)}): make it with python -m utils.export {run_dir}")
+        print(f"Notice: predicting with the training stack (torch): {'; '.join(reasons)}. For a fast start, export the run: "
+              f"python -m utils.export {run_dir}", file=sys.stderr)
+    from .predictor import Predictor
+
+    return Predictor.from_run(run_dir)
 
 
 def describe_text(predictor: Predictor, text: str) -> str:
@@ -38,6 +66,8 @@ def read_texts(source: Path) -> tuple[list[str | None], list[int]]:
     """The `text` column of a CSV, one entry per record (None for a blank line), and the line each record starts on (the
     header is line 1); decoded and checked like the competition's files (UTF-8, UTF-8/16 with BOM or Windows-1251; texts
     of at most MAX_TEXT_CHARS characters)."""
+    from ..core.splits import TEXT, DataError, check_text_lengths, csv_records, decode_csv_bytes
+
     if not source.is_file():
         raise FileNotFoundError(f"{source}: file not found")
     records = csv_records(decode_csv_bytes(source.read_bytes(), source), source)
@@ -53,6 +83,10 @@ def read_texts(source: Path) -> tuple[list[str | None], list[int]]:
 
 def predict_texts(predictor: Predictor, texts: list[str | None], batch_size: int) -> pd.DataFrame:
     """Probabilities and decisions for texts; rows without text (None, empty or whitespace) are left blank."""
+    import pandas as pd
+
+    from ..core.splits import TEXT
+
     keep = [k for k, text in enumerate(texts) if text is not None and text.strip()]
     probs = np.full((len(texts), len(LABELS)), np.nan)
     decisions = pd.DataFrame(pd.NA, index=range(len(texts)), columns=LABELS, dtype="Int64")
@@ -70,6 +104,10 @@ def predict_file(predictor: Predictor, source: Path, target: Path, batch_size: i
                  overwrite: bool = False) -> list[int]:
     """A CSV with a `text` column -> a CSV of 7 probabilities + 7 decisions per row, in chunks with a progress bar over its
     rows; returns the lines of `source` whose rows were left blank (the header is line 1)."""
+    from tqdm import tqdm
+
+    from ..core.files import OutputExistsError, atomic_path
+
     texts, lines = read_texts(source)
     if target.exists() and not overwrite:
         raise OutputExistsError(f"{target} already exists: choose another --output, or pass --force to replace it")
@@ -91,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", help="where --input's predictions go (a CSV; never overwritten unless --force)")
     parser.add_argument("--batch-size", type=positive_int, default=256, help="texts per batch (default: 256)")
     parser.add_argument("--force", action="store_true", help="replace an existing --output file")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto",
+                        help="onnx: the run's export (python -m utils.export); torch: the training stack; auto (default): the export "
+                             "while it is fresh, else the training stack")
     args = parser.parse_args(argv)
     if args.input and not args.output:
         parser.error("--input needs --output")
@@ -101,15 +142,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Error: {args.model}: no such run folder (a finished run's folder, e.g. runs/<name>)", file=sys.stderr)
         return 2
     try:
-        predictor = Predictor.from_run(args.model)
+        predictor = load_predictor(Path(args.model), args.backend)
         if args.text is not None:
             print(describe_text(predictor, args.text))
             return 0
         blank = predict_file(predictor, Path(args.input), Path(args.output), args.batch_size, overwrite=args.force)
-    except (FileNotFoundError, ValueError, OutputExistsError, StaleProductError) as error:
+    except (FileNotFoundError, ValueError, KitError) as error:  # KitError: a stale product, an output that exists, ...
         print(f"Error: {error}", file=sys.stderr)
         return 2
     if blank:
+        from ..core.splits import shown_lines
+
         print(f"{len(blank)} row(s) without text were left blank in {args.output}: lines {shown_lines(blank, 20)} of {args.input}")
     print(f"Predictions written to {args.output}")
     return 0

@@ -13,6 +13,7 @@ from ..core.paths import TEST_PROBS, THRESHOLDS, VALID_PROBS
 from ..core.run_record import RECORD_FILE, StaleProductError, content_hash, input_problems, read_record, stale_message
 from ..core.settings import RunConfig
 from ..core.splits import LABELS
+from ..members import RECORDED_BEFORE_KINDS
 from ..thresholds.contract import THRESHOLD_SEARCH
 from ..thresholds.search import ThresholdChoice, load_thresholds
 from ..training.contract import TRAINING
@@ -20,7 +21,6 @@ from .contract import INFERENCE
 
 FALLBACK = ThresholdChoice(mode="global", empty_rule="top", thresholds=dict.fromkeys(LABELS, 0.5), in_sample_f1=float("nan"),
                            cv_f1=float("nan"), table=[], note="no thresholds.json: 0.5 for every label, the top label for rows with none")
-RECORDED_BEFORE_KINDS = {"neural": "bigru", "tfidf": "tfidf"}  # the members of a run recorded before members had kinds
 
 
 def finished_members(run_dir: Path) -> tuple[dict, bool]:

@@ -4,6 +4,7 @@ from ..core.lazy import lazy_exports
 
 KIND_MODULES = ("bigru", "encoder", "tfidf")  # the kit's kinds, registered when imported
 DEFAULT_MEMBERS = {"neural": {"kind": "bigru"}, "tfidf": {"kind": "tfidf"}}  # the default run: their mean, equal weights
+RECORDED_BEFORE_KINDS = {"neural": "bigru", "tfidf": "tfidf"}  # the members of a run recorded before members had kinds
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     "tfidf": ["TfidfClassifier", "TfidfConfig"],

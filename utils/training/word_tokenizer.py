@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 import json
-import re
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -15,17 +12,9 @@ import torch
 from ..core.files import read_json, read_utf8, write_text
 from ..core.run_record import rebuild_hint
 from ..core.settings import NavecConfig
+from ..core.words import split_words, word_ngrams
 
-TOKEN = re.compile(r"\w+|[^\w\s]")
 WORDS_FILE, TOKENIZER_FILE = "words.txt", "tokenizer.json"
-
-
-@lru_cache(maxsize=200_000)
-def word_ngrams(word: str, low: int, high: int, buckets: int) -> tuple[int, ...]:
-    """Hashed ids of the character n-grams of `<word>` plus the whole `<word>` (fastText-style, stable across runs)."""
-    wrapped = f"<{word}>"
-    grams = {wrapped[i:i + n] for n in range(low, high + 1) for i in range(len(wrapped) - n + 1)} | {wrapped}
-    return tuple(sorted(zlib.crc32(gram.encode("utf-8")) % buckets for gram in grams))
 
 
 class WordTokenizer:
@@ -103,7 +92,3 @@ class WordTokenizer:
         words = read_utf8(folder / WORDS_FILE, rebuild_hint(folder)).split("\n")[:-1]
         return cls(words, **read_json(folder / TOKENIZER_FILE, rebuild_hint(folder)))
 
-
-def split_words(text: str) -> list[str]:
-    """Lower-case words and punctuation marks, the units the offline backbone looks up."""
-    return TOKEN.findall(text.lower())

@@ -23,7 +23,7 @@ from utils.training.model import build_model
 def finished_run(tmp_path_factory):
     """A run folder made as notebooks 03 and 04 make it (recorded): a small untrained model and a thresholds.json, on the sample."""
     runs = tmp_path_factory.mktemp("runs")
-    config = RunConfig(name="done", data_dir=str(SAMPLE_DIR), runs_dir=str(runs), tfidf={"weight": 0.0})
+    config = RunConfig(name="done", data_dir=str(SAMPLE_DIR), runs_dir=str(runs), members={"tfidf": None})
     data = load_competition(SAMPLE_DIR)
     model = build_model(tiny_navec_config(), [*data.train.text, *data.test.text], TextConfig())
     record_step(config, "03_training", lambda: (save_model(model, config.run_dir / "model"),

@@ -35,22 +35,23 @@ BACKENDS = ("auto", "onnx", "torch")
 def load_predictor(run_dir: Path, backend: str = "auto"):
     """The run's predictor: its export (onnxruntime + numpy) for `onnx`, and for `auto` while the export is fresh (made from
     the products the run's record lists now); else the training stack (`auto`: with a notice saying why)."""
-    if backend != "torch":
-        reasons = stale_reasons(run_dir, run_dir / EXPORT_DIR)
-        if not reasons:
-            from ..export.runtime import ExportedPredictor
+    reasons = stale_reasons(run_dir, run_dir / EXPORT_DIR) if backend != "torch" else []
+    if backend != "torch" and not reasons:
+        from ..export.runtime import ExportedPredictor
 
-            predictor = ExportedPredictor.from_folder(run_dir / EXPORT_DIR)
-            if predictor.note:
-                print(f"Notice: {run_dir}: {predictor.note}")
-            return predictor
-        if backend == "onnx":
-            raise ValueError(f"{run_dir}: no usable export ({'; '.join(reasons)}): make it with python -m utils.export {run_dir}")
-        print(f"Notice: predicting with the training stack (torch): {'; '.join(reasons)}. For a fast start, export the run: "
-              f"python -m utils.export {run_dir}", file=sys.stderr)
+        predictor = ExportedPredictor.from_folder(run_dir / EXPORT_DIR)
+        if predictor.note:
+            print(f"Notice: {run_dir}: {predictor.note}")
+        return predictor
+    if backend == "onnx":
+        raise ValueError(f"{run_dir}: no usable export ({'; '.join(reasons)}): make it with python -m utils.export {run_dir}")
     from .predictor import Predictor
 
-    return Predictor.from_run(run_dir)
+    predictor = Predictor.from_run(run_dir)  # first: a run it cannot load is refused in one line, without the notice below
+    if reasons:
+        print(f"Notice: predicting with the training stack (torch): {'; '.join(reasons)}. For a fast start, export the run: "
+              f"python -m utils.export {run_dir}", file=sys.stderr)
+    return predictor
 
 
 def describe_text(predictor: Predictor, text: str) -> str:

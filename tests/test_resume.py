@@ -86,7 +86,7 @@ def test_folds_trained_side_by_side_are_the_models_of_one_process_and_resume_aft
     assert 1 <= sum(name.startswith("part_") for name in held) < 3
     resumed = train(side_by_side)
     assert resumed.returncode == 0, resumed.stderr
-    assert "side by side in 2 worker processes" in resumed.stdout and "Trained in" in resumed.stdout
+    assert "side by side in 2 worker processes" in resumed.stdout and "Trained the network in 2 fold workers" in resumed.stdout
     assert products(side_by_side) == products(one) and len(products(one)) == 4
 
 

@@ -56,7 +56,7 @@ def test_a_blend_of_runs_with_complementary_signal_beats_both_honestly(runs, tmp
     path = blend_runs("ab", [a, b], root / "runs")
     assert path == root / "submissions" / "ab.csv" and len(check_submission(path, SAMPLE_DIR / "test_without_answers.csv")) == 150
     printed = capsys.readouterr().out
-    assert "Blend 'ab': a x 0." in printed and "honest estimate of weighted F1:" in printed
+    assert "Blend 'ab': a 0." in printed and "honest estimate of weighted F1:" in printed
     config = ThresholdConfig()
     alone = [nested_estimates(Y, {"clean": np.loadtxt(run / VALID_PROBS, delimiter=",", skiprows=1)[:, 1:]}, "clean", config, 42)["clean"]
              for run in (a, b)]

@@ -25,7 +25,8 @@ from utils.export.tfidf_arrays import TfidfArrays
 from utils.export.writer import EDGE_TEXTS, export_run
 
 TINY_RUN = {"train.folds": 2, "train.seeds": 2, "train.epochs": 1, "train.num_threads": 1, "model.navec.hidden_size": 16,
-            "model.head.hidden_size": 16, "members.tfidf.max_iter": 50, "members.tfidf.weight": 3}
+            "model.head.hidden_size": 16, "members.tfidf.max_iter": 50, "members.tfidf.weight": 3,
+            "train.member_weights": "settings"}
 NEW_WORDS = ["энциклопедия", "дирижабль", "пылесосить"]  # in navec, absent from the sample: the open vocabulary gives their vectors
 HEAVY = "import sys; {code}; print(sorted({{'torch', 'sklearn', 'pandas'}} & set(sys.modules)))"
 

@@ -276,7 +276,8 @@ def test_training_notebook_runs_a_hugging_face_backbone_under_papermill(tmp_path
 
 @pytest.mark.e2e
 def test_tfidf_member_is_trained_on_the_same_folds_and_blended(tmp_path):
-    overrides = {"model.navec.hidden_size": 16, "train.epochs": 1, "train.folds": 2, "tfidf.weight": 0.4, "tfidf.min_df": 1}
+    overrides = {"model.navec.hidden_size": 16, "train.epochs": 1, "train.folds": 2, "tfidf.weight": 0.4, "tfidf.min_df": 1,
+                 "train.member_weights": "settings"}
     run_dir, metrics = run_training_products(tmp_path, "blend", overrides)
     from utils.members.tfidf import TfidfClassifier
 

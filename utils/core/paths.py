@@ -17,6 +17,8 @@ EXPANDED_TRAIN = "train_expanded.csv"  # 02: train + added rows, with a `source`
 MODEL_DIR, MEMBERS_DIR = "model", "members"  # 03: the neural member's model(s); every other member in members/<its name>/
 VALID_PROBS, METRICS = "valid_probs_raw.csv", "metrics.json"  # 03: held-out probabilities (raw: before recalibration), scores
 VALID_NOISY_PROBS = "valid_probs_asr_noise_raw.csv"  # 03: the same held-out rows written with ASR noise (slips, merges)
+MEMBER_PROBS_DIR, NOISY = "member_probs", "asr_noise"  # 03: each member's held-out probabilities (<member>.csv and, with ASR
+# noise, <member>.asr_noise.csv), before blending
 THRESHOLDS, ESTIMATE = "thresholds.json", "estimate.json"  # 04: the decision rule; the honest estimate of its F1
 TEST_PROBS, INFERENCE_RECORD = "test_probs_raw.csv", "inference.json"  # 05: test probabilities (raw, as valid's); the submission
 ERRORS_DIR = "errors"  # 06: tables and figures of the run's mistakes on valid

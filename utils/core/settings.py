@@ -246,6 +246,8 @@ class TrainConfig(Settings):
     )  # the neural member trained once per seed (its folds and initial weights), probabilities averaged; []: the run's seed
     valid_weight: PositiveInt = 1  # k-fold mode: each valid row in a fold's training data is repeated this many times
     score_as_test: bool = False  # score the held-out valid rows written as the test is (lower case, no punctuation, no emoji)
+    member_weights: Literal["learned", "settings"] = "learned"  # the members' blend: weights learned on their held-out probabilities
+    # (the best weighted F1 at one threshold; notebook 04's estimate learns them again inside each outer fold), or members.<name>.weight
     num_processes: PositiveInt | Literal["auto"] = Field(
         1, description="1 or more, or 'auto' (every visible GPU; 1 without one)"
     )  # training processes, data parallel through Accelerate (a CPU runs several with gloo); at most the GPUs (or CPU cores) there are
@@ -324,7 +326,8 @@ class MemberSettings(Settings):
 
     section: ClassVar[str] = "members.<name>"  # errors name the member: members.<its name>.KEY
     kind: str  # a kind `python -m utils.members` lists, or "module:Class" of your own
-    weight: Annotated[float, Field(ge=0)] = 1.0  # relative: its share is its weight over the members' sum; 0: off, settings kept
+    weight: Annotated[float, Field(ge=0)] = 1.0  # 0: off, settings kept; above 0: on, and with train.member_weights: settings its
+    # share is its weight over the members' sum (the default, learned, learns the shares)
 
 
 class RunConfig(Settings):

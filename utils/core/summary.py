@@ -39,6 +39,9 @@ def run_summary(run_dir: Path, benchmark_results: Path = BENCHMARK_RESULTS) -> d
         "estimates": {name: {key: value[key] for key in ("weighted_f1", "ci")} for name, value in estimates.items()},
         "data_dir": record.get("data_dir"),
         "sample_data": record.get("sample_data"),
+        "members": next(({name: {key: member.get(key) for key in ("kind", "weight")} for name, member in step["members"].items()}
+                         for step in steps.values() if "members" in step), None),
+        "member_weights": settings.get("train", {}).get("member_weights"),
         "rows_trained": read_json(Path(run_dir) / METRICS, rebuild_hint(Path(run_dir) / METRICS)).get("train_rows"),
         "seconds_per_notebook": seconds,
         "seconds": round(sum(value or 0 for value in seconds.values()), 1),

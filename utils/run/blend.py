@@ -1,13 +1,13 @@
 """`python -m utils.blend --run NAME RUN_A RUN_B [...]`: a weighted mean of finished runs' probabilities, its weights and
 decision rule chosen on their out-of-fold valid probabilities and estimated honestly, as a run of its own.
 
-The weights (a grid over the simplex, step 0.1) are chosen by the best single threshold's weighted F1 of the blend, then
-notebook 04's whole choice of the rule runs on the blend; the honest estimate repeats both inside each outer fold of valid.
+The weights (a grid over the simplex: utils.core.ensemble.Ensemble.learned, as for a run's members) are chosen by the best
+single threshold's weighted F1 of the blend, then notebook 04's whole choice of the rule runs on the blend; the honest estimate
+repeats both inside each outer fold of valid.
 """
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import re
 import sys
@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from ..core.data_dir import is_sample
-from ..core.decisions import grid, search_global, weighted_f1_many
 from ..core.ensemble import Ensemble
 from ..core.errors import KitError
 from ..core.files import write_text
@@ -31,11 +30,9 @@ from ..core.summary import estimate_lines, write_run_summary
 from ..inference.contract import INFERENCE
 from ..inference.notebook import free_path, submission_path
 from ..inference.submission import make_submission, write_submission
-from ..thresholds.estimate import Estimate, rule_spread, score
+from ..thresholds.estimate import Estimate, nested_estimates, weights_text
 from ..thresholds.search import choose_thresholds, rule_name
 from ..training.contract import TRAINING
-
-STEP = 0.1  # the weight grid's spacing
 
 
 class BlendError(KitError, ValueError):
@@ -89,43 +86,14 @@ def check_same_data(members: list[Member]) -> None:
                                  f"hashes {member.data[split][:12]}... and {first.data[split][:12]}...): blend runs of the same data")
 
 
-def weight_grid(count: int, step: float = STEP) -> np.ndarray:
-    """Every weight vector of `count` members on a grid of `step` that sums to 1, each member weighing more than 0."""
-    units = round(1 / step)
-    return np.array([w for w in itertools.product(range(1, units + 1), repeat=count) if sum(w) == units], dtype=float) / units
-
-
-def blended(probs: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
-    """The runs' probabilities blended (the runs are the members of the blend, in order)."""
-    return Ensemble(dict(enumerate(weights))).combine(dict(enumerate(probs)))
-
-
-def best_weights(y: np.ndarray, probs: list[np.ndarray], config: ThresholdConfig) -> np.ndarray:
-    """The weights whose blend scores the best weighted F1 at its best single threshold (no-label rule 'top')."""
-    candidates = weight_grid(len(probs))
-    scores = [search_global(y, blended(probs, weights), grid(config), "top")[1].max() for weights in candidates]
-    return candidates[int(np.argmax(scores))]
-
-
 def nested_blend_estimates(y: np.ndarray, members: list[Member], config: ThresholdConfig, seed: int, test_rows: int | None = None
                            ) -> dict[str, Estimate]:
     """Weights and rule chosen on the other outer folds, each held-out fold decided by them (clean, and with ASR noise
-    when every member scored such rows); with the spread on a test of `test_rows` rows and of the folds' choices' weighted
-    F1 on all clean rows (rule_spread)."""
-    from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
-
-    versions = {"clean": [m.valid for m in members]}
+    when every member scored such rows)."""
+    versions = {"clean": {m.name: m.valid for m in members}}
     if all(m.noisy is not None for m in members):
-        versions["asr_noise"] = [m.noisy for m in members]
-    decisions, rules, rule_scores = {name: np.zeros_like(y) for name in versions}, [], []
-    for fit_rows, held_out in MultilabelStratifiedKFold(config.cv_folds, shuffle=True, random_state=seed).split(members[0].valid, y):
-        weights = best_weights(y[fit_rows], [p[fit_rows] for p in versions["clean"]], config)
-        choice = choose_thresholds(y[fit_rows], blended([p[fit_rows] for p in versions["clean"]], weights), config, seed + 1)
-        rules.append(f"weights {weights.round(2).tolist()}, {rule_name(choice.mode, bool(choice.recalibration))}")
-        rule_scores.append(float(weighted_f1_many(y, choice.apply(choice.recalibrated(blended(versions["clean"], weights))))))
-        for name, probs in versions.items():
-            decisions[name][held_out] = choice.apply(choice.recalibrated(blended([p[held_out] for p in probs], weights)))
-    return {name: score(y, decided, rules, seed, test_rows, rule_spread(rule_scores)) for name, decided in decisions.items()}
+        versions["asr_noise"] = {m.name: m.noisy for m in members}
+    return nested_estimates(y, versions, "clean", config, seed, test_rows)
 
 
 def blend_runs(name: str, run_dirs: list[Path], runs_dir: Path, config: ThresholdConfig | None = None, seed: int = 42) -> Path:
@@ -149,27 +117,28 @@ def blend_runs(name: str, run_dirs: list[Path], runs_dir: Path, config: Threshol
             raise BlendError(f"{data_dir / SPLIT_FILES[split]} changed (or is gone) since run '{members[0].name}' read it: the runs "
                              "cannot be scored against it; blend runs made from the data as it is now")
     y = label_matrix(read_split(data_dir / SPLIT_FILES["valid"]))
-    weights = best_weights(y, [m.valid for m in members], config)
-    valid, test = blended([m.valid for m in members], weights), blended([m.test for m in members], weights)
+    ensemble = Ensemble.learned(y, {m.name: m.valid for m in members})
+    valid, test = (ensemble.combine({m.name: getattr(m, split) for m in members}) for split in ("valid", "test"))
     choice = choose_thresholds(y, valid, config, seed)
     estimates = nested_blend_estimates(y, members, config, seed, count_test_rows(data_dir))
     write_probs(valid, target / VALID_PROBS)
     write_probs(test, target / TEST_PROBS)
     if "asr_noise" in estimates:
-        write_probs(blended([m.noisy for m in members], weights), target / VALID_NOISY_PROBS)
+        write_probs(ensemble.combine({m.name: m.noisy for m in members}), target / VALID_NOISY_PROBS)
     write_text(target / THRESHOLDS, json.dumps(choice.as_dict(), indent=2, ensure_ascii=False))
     write_text(target / ESTIMATE, json.dumps({key: value.as_dict() for key, value in estimates.items()}, indent=2))
     test_path = data_dir / SPLIT_FILES["test"]
     test_frame = read_split(test_path, test=True)
     path = free_path(submission_path_for(name, runs_dir))
     write_submission(make_submission(test_frame, choice.apply(choice.recalibrated(test))), path, test_path, overwrite=False)
-    parts = {m.name: {"weight": float(w), "path": str(m.run_dir.resolve()), "valid_probs": content_hash(m.run_dir / VALID_PROBS),
-                      "test_probs": content_hash(m.run_dir / TEST_PROBS), "out_of_fold": m.out_of_fold} for m, w in zip(members, weights)}
+    parts = {m.name: {"weight": ensemble.weights[m.name], "path": str(m.run_dir.resolve()),
+                      "valid_probs": content_hash(m.run_dir / VALID_PROBS),
+                      "test_probs": content_hash(m.run_dir / TEST_PROBS), "out_of_fold": m.out_of_fold} for m in members}
     update_record(target, lambda record: record.update(
         run=name, kind="blend", status="finished", data_dir=str(data_dir), sample_data=is_sample(data_dir), blend=parts,
         pipeline={"started": timestamp()}, submission=str(path), submission_sha256=content_hash(path)))
     summary = write_run_summary(target)
-    print(f"Blend '{name}': " + ", ".join(f"{m.name} x {w:.1f}" for m, w in zip(members, weights)))
+    print(f"Blend '{name}': " + weights_text(ensemble))
     print(choice.note)
     print("\n".join(estimate_lines(summary)))
     print(f"rule: {rule_name(choice.mode, bool(choice.recalibration))}")

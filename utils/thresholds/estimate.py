@@ -1,5 +1,6 @@
-"""The run's honest estimate: the whole choice of the decision rule (every rule tried, a richer one kept only on a
-significant gain) repeated inside each outer fold of valid, each held-out fold decided by the rule its other folds chose."""
+"""The run's honest estimate: the whole choice of the members' weights and the decision rule (every rule tried, a richer one
+kept only on a significant gain) repeated inside each outer fold of valid, each held-out fold decided by what its other folds
+chose."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -9,6 +10,7 @@ from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 from sklearn.metrics import f1_score
 
 from ..core.decisions import resampled_weighted_f1, row_resamples, weighted_f1_many
+from ..core.ensemble import Ensemble
 from ..core.settings import ThresholdConfig
 from ..core.splits import LABELS
 from .search import choose_thresholds, rule_name
@@ -59,28 +61,48 @@ def score(y: np.ndarray, decisions: np.ndarray, rules: list[str], seed: int, tes
                     sd=round(float(np.std(resampled)), 5), test_rows=test_rows, test_sd=test_sd, rule_sd=rule_sd)
 
 
-def nested_decisions(y: np.ndarray, probs: dict[str, np.ndarray], tuned_on: str, config: ThresholdConfig, seed: int
-                     ) -> tuple[dict[str, np.ndarray], list[str], float]:
-    """For each outer fold: choose the rule on the other folds' `probs[tuned_on]` (the whole procedure of notebook 04),
-    then decide the fold's rows of every version of the probabilities (e.g. the same rows written with ASR noise);
-    with the spread of the folds' rules' weighted F1 on all rows of `probs[tuned_on]` (rule_spread)."""
+Versions = dict[str, "np.ndarray | dict[str, np.ndarray]"]  # version -> its probabilities, or each member's (blended per fold)
+
+
+def _members(version) -> dict[str, np.ndarray]:
+    """A version's probabilities as members: the member -> probabilities mapping given, or the one blended array as a member."""
+    return {name: np.asarray(probs, dtype=float) for name, probs in version.items()} if isinstance(version, dict) else {
+        "": np.asarray(version, dtype=float)}
+
+
+def nested_decisions(y: np.ndarray, probs: Versions, tuned_on: str, config: ThresholdConfig, seed: int,
+                     ensemble: Ensemble | None = None) -> tuple[dict[str, np.ndarray], list[str], float]:
+    """For each outer fold: on the other folds' `probs[tuned_on]`, learn the members' weights (unless `ensemble` fixes them; a
+    plain array is one member) and choose the rule on their blend (the whole procedure of notebooks 03-04), then decide the
+    fold's rows of every version of the probabilities (e.g. the same rows written with ASR noise); with the spread of the
+    folds' choices' weighted F1 on all rows of `probs[tuned_on]` (rule_spread)."""
+    versions = {name: _members(version) for name, version in probs.items()}
+    tuned = versions[tuned_on]
     folds = MultilabelStratifiedKFold(n_splits=config.cv_folds, shuffle=True, random_state=seed)
-    decisions = {name: np.zeros_like(y) for name in probs}
+    decisions = {name: np.zeros_like(y) for name in versions}
     rules, rule_scores = [], []
-    for fit_rows, held_out in folds.split(probs[tuned_on], y):
-        choice = choose_thresholds(y[fit_rows], probs[tuned_on][fit_rows], config, seed + 1)
-        rules.append(f"{rule_name(choice.mode, bool(choice.recalibration))}, no-label rule '{choice.empty_rule}'")
-        rule_scores.append(float(weighted_f1_many(y, choice.apply(choice.recalibrated(probs[tuned_on])))))
-        for name, version in probs.items():
-            decisions[name][held_out] = choice.apply(choice.recalibrated(version[held_out]))
+    for fit_rows, held_out in folds.split(next(iter(tuned.values())), y):
+        fit = {name: member[fit_rows] for name, member in tuned.items()}
+        weights = ensemble or Ensemble.learned(y[fit_rows], fit)
+        choice = choose_thresholds(y[fit_rows], weights.combine(fit), config, seed + 1)
+        rule = f"{rule_name(choice.mode, bool(choice.recalibration))}, no-label rule '{choice.empty_rule}'"
+        rules.append(rule if ensemble or len(tuned) == 1 else f"weights {weights_text(weights)}, {rule}")
+        rule_scores.append(float(weighted_f1_many(y, choice.apply(choice.recalibrated(weights.combine(tuned))))))
+        for name, version in versions.items():
+            decisions[name][held_out] = choice.apply(choice.recalibrated(weights.combine({m: p[held_out] for m, p in version.items()})))
     return decisions, rules, rule_spread(rule_scores)
 
 
-def nested_estimates(y: np.ndarray, probs: dict[str, np.ndarray], tuned_on: str, config: ThresholdConfig, seed: int = 0,
-                     test_rows: int | None = None) -> dict[str, Estimate]:
-    """The honest estimate for each version of the held-out probabilities, the rule always chosen on `tuned_on`
-    (with the spread on a test of `test_rows` rows when given)."""
+def weights_text(ensemble: Ensemble) -> str:
+    """The weights in a few characters, e.g. "neural 0.6, tfidf 0.4"."""
+    return ", ".join(f"{name} {weight:.2f}".lstrip() for name, weight in ensemble.weights.items())
+
+
+def nested_estimates(y: np.ndarray, probs: Versions, tuned_on: str, config: ThresholdConfig, seed: int = 0,
+                     test_rows: int | None = None, ensemble: Ensemble | None = None) -> dict[str, Estimate]:
+    """The honest estimate for each version of the held-out probabilities (arrays, or each member's to blend with weights
+    learned in each outer fold unless `ensemble` fixes them), the choice always made on `tuned_on` (with the spread on a
+    test of `test_rows` rows when given)."""
     y = np.asarray(y, dtype=np.int64)
-    probs = {name: np.asarray(version, dtype=float) for name, version in probs.items()}
-    decisions, rules, rule_sd = nested_decisions(y, probs, tuned_on, config, seed)
+    decisions, rules, rule_sd = nested_decisions(y, probs, tuned_on, config, seed, ensemble)
     return {name: score(y, decided, rules, seed, test_rows, rule_sd) for name, decided in decisions.items()}

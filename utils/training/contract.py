@@ -1,14 +1,15 @@
 """Notebook 03's contract: the data (the expanded train when notebook 02 wrote it) and the settings of the network, the
 training and the members -> the members' models, held-out probabilities, metrics; the record keeps the members."""
-from ..core.paths import EXPANDED_TRAIN, MEMBERS_DIR, METRICS, MODEL_DIR, VALID_NOISY_PROBS, VALID_PROBS
+from ..core.paths import EXPANDED_TRAIN, MEMBER_PROBS_DIR, MEMBERS_DIR, METRICS, MODEL_DIR, VALID_NOISY_PROBS, VALID_PROBS
 from ..core.steps import TEST, TRAIN, VALID, Step, declare_step
 
 
 def recorded_members(config) -> dict:
-    """What the record keeps of the run's members: kind, folder and blend weight each."""
+    """What the record keeps of the run's members: kind, folder and the blend weight metrics.json says they were blended with."""
+    from ..core.files import read_json
     from .members_of_run import member_records
 
-    return {"members": member_records(config)}
+    return {"members": member_records(config, read_json(config.run_dir / METRICS).get("member_weights"))}
 
 
 def switched_off(config) -> list[str]:
@@ -20,5 +21,6 @@ def switched_off(config) -> list[str]:
 
 TRAINING = "03_training"
 declare_step(TRAINING, Step(("seed", "text", "model", "train", "members"), (TRAIN, VALID, TEST, EXPANDED_TRAIN),
-                            (MODEL_DIR, MEMBERS_DIR, VALID_PROBS, VALID_NOISY_PROBS, METRICS, "training_log.csv", "training_curves.png"),
+                            (MODEL_DIR, MEMBERS_DIR, VALID_PROBS, VALID_NOISY_PROBS, MEMBER_PROBS_DIR, METRICS, "training_log.csv",
+                             "training_curves.png"),
                             (EXPANDED_TRAIN,), recorded_members, switched_off))

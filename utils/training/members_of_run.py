@@ -46,9 +46,14 @@ def run_ensemble(config: RunConfig) -> Ensemble:
     return Ensemble.normalised({name: settings.weight for name, settings in active_members(config).items()})
 
 
-def member_records(config: RunConfig) -> dict:
-    """What the run's record keeps of each member: kind, folder and weight (summing to 1)."""
-    weights = run_ensemble(config).weights
+def blend_of(config: RunConfig, y: np.ndarray, probs: dict[str, np.ndarray]) -> Ensemble:
+    """The members' blend: weights learned on their held-out `probs` (train.member_weights: learned), else the settings'."""
+    return Ensemble.learned(y, probs) if config.train.member_weights == "learned" else run_ensemble(config)
+
+
+def member_records(config: RunConfig, weights: dict[str, float] | None = None) -> dict:
+    """What the run's record keeps of each member: kind, folder and weight (summing to 1; the settings' when not given)."""
+    weights = weights or run_ensemble(config).weights
     return {name: {"kind": settings.kind, "path": member_folder(name, kind_class(settings.kind)), "weight": weights[name]}
             for name, settings in active_members(config).items()}
 

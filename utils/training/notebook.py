@@ -18,7 +18,7 @@ from ..core.ensemble import Ensemble
 from ..core.figures import save_figure
 from ..core.files import write_csv
 from ..core.member_kinds import MemberKind, member_folder
-from ..core.paths import EXPANDED_TRAIN, METRICS, MODEL_DIR, VALID_NOISY_PROBS, VALID_PROBS
+from ..core.paths import EXPANDED_TRAIN, MEMBER_PROBS_DIR, METRICS, MODEL_DIR, NOISY, VALID_NOISY_PROBS, VALID_PROBS
 from ..core.probs_files import write_probs
 from ..core.progress import headline, no_progress_bars
 from ..core.seed import seed_everything
@@ -31,7 +31,7 @@ from .dataset import EmotionDataset
 from .distributed import die_with_parent, is_main_process, launch_training, launched_processes
 from .folds import train_fold, train_on_valid_folds, valid_folds
 from .loop import fit_part
-from .members_of_run import MemberRun, run_ensemble, run_members, train_in_worker
+from .members_of_run import MemberRun, blend_of, run_ensemble, run_members, train_in_worker
 from .model import Model, build_model
 from .prediction import predict_probs
 from .report import plot_history, write_metrics
@@ -222,7 +222,7 @@ def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
     started = time.perf_counter()
     styled = valid_in_test_style(config, data)
     workers = resolve_fold_workers(config.train, len(data.train)) if launched_processes() == 1 else 1
-    members, ensemble = run_members(config), run_ensemble(config)
+    members, ensemble = run_members(config), run_ensemble(config)  # the settings' weights until learned
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent) as pool:
         def run_of(name: str) -> MemberRun:
             folder = config.run_dir / member_folder(name, type(members[name]))
@@ -236,14 +236,18 @@ def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
             probs[name], printed = job.result()
             print(printed, end="", flush=True)
             members[name] = type(members[name]).load(name, run_of(name).folder)
+    probs = {name: probs[name] for name in members if name in probs}  # in the settings' order
     neural = next((member for member in members.values() if member.neural), None)
+    if is_main_process():
+        ensemble = blend_of(config, label_matrix(data.valid), probs)
     blended = ensemble.combine(probs) if is_main_process() else probs[neural.name]
     history = neural.history if neural else pd.DataFrame()
     mode = neural.mode if neural else ("folds" if config.train.folds else "train")
     models = neural.models if neural else []
     result = TrainingResult(models, blended, history, mode, time.perf_counter() - started, probs, members, ensemble)
     print(f"Trained {len(members)} member(s) in {result.seconds:.0f} s: "
-          + ", ".join(f"{name} ({type(member).kind}, weight {ensemble.weights[name]:.2f})" for name, member in members.items()))
+          + ", ".join(f"{name} ({type(member).kind}, weight {ensemble.weights[name]:.2f})" for name, member in members.items())
+          + (" (weights learned on their held-out probabilities)" if config.train.member_weights == "learned" and len(members) > 1 else ""))
     return result
 
 
@@ -255,12 +259,20 @@ def noisy_valid_texts(config: RunConfig, data: TrainingData) -> list[str]:
     return [asr_noise(text, patterns, rng, config.expansion.augment.asr_slip_rate) for text in data.valid[TEXT]]
 
 
-def score_noisy_held_out(config: RunConfig, data: TrainingData, result: TrainingResult) -> np.ndarray:
-    """Held-out valid probabilities of the same rows written with ASR noise, each row scored by each member's part(s) that did
-    not train on it, blended as the clean ones are."""
+def score_noisy_held_out(config: RunConfig, data: TrainingData, result: TrainingResult) -> dict[str, np.ndarray]:
+    """Each member's held-out valid probabilities of the same rows written with ASR noise, each row scored by the member's
+    part(s) that did not train on it."""
     texts = noisy_valid_texts(config, data)
     run = MemberRun(config, data, None, valid_folds_of(config, data), config.run_dir)
-    return result.ensemble.combine({name: member.predict_held_out(run, texts) for name, member in result.members.items()})
+    return {name: member.predict_held_out(run, texts) for name, member in result.members.items()}
+
+
+def write_member_probs(member_probs: dict[str, np.ndarray], noisy: dict[str, np.ndarray], folder: Path) -> None:
+    """member_probs/<member>.csv and <member>.asr_noise.csv (the folder rewritten): what notebook 04 learns the weights on."""
+    shutil.rmtree(folder, ignore_errors=True)
+    for name, probs in member_probs.items():
+        write_probs(probs, folder / f"{name}.csv")
+        write_probs(noisy[name], folder / f"{name}.{NOISY}.csv")
 
 
 def write_training_report(config: RunConfig, data: TrainingData, result: TrainingResult) -> dict:
@@ -272,8 +284,10 @@ def write_training_report(config: RunConfig, data: TrainingData, result: Trainin
     if len(result.member_probs) > 1:
         metrics["members"] = {name: score_probs(label_matrix(data.valid), probs) for name, probs in result.member_probs.items()}
     run_dir = config.run_dir
+    noisy = score_noisy_held_out(config, data, result)
     write_probs(result.valid_probs, run_dir / VALID_PROBS)
-    write_probs(score_noisy_held_out(config, data, result), run_dir / VALID_NOISY_PROBS)
+    write_probs(result.ensemble.combine(noisy), run_dir / VALID_NOISY_PROBS)
+    write_member_probs(result.member_probs, noisy, run_dir / MEMBER_PROBS_DIR)
     write_metrics(metrics, run_dir / METRICS)
     if result.models:
         write_csv(result.history, run_dir / "training_log.csv")

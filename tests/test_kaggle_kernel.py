@@ -14,6 +14,7 @@ from conftest import REPO_ROOT, SAMPLE_DIR, SMALL_RUN_SETTINGS
 from standin_notebooks import REAL_NOTEBOOKS as NOTEBOOKS
 from standin_notebooks import write_standins
 
+from utils.core.settings_io import load_config
 from utils.inference.submission import check_submission
 from utils.run import kaggle_kernel
 from utils.run.kaggle_kernel import (
@@ -40,13 +41,20 @@ def packed_files(notebook) -> list[str]:
     return zipfile.ZipFile(io.BytesIO(base64.b64decode(namespace["KIT"]))).namelist()
 
 
+def kernel_settings(out) -> list[str]:
+    """The overrides written into the built kernel notebook's parameters cell."""
+    namespace = {}
+    exec(nbformat.read(out / GOOD["code_file"], as_version=4).cells[1].source, namespace)
+    return namespace["overrides"]
+
+
 def run_in_fake_kaggle(tmp_path, notebooks_dir, monkeypatch, overrides=()):
     """Build the kernel from `notebooks_dir` and run it under papermill with /kaggle/{input,working} made in tmp_path."""
     monkeypatch.delenv("KIT_DATA_DIR", raising=False)
     kaggle_input, working = tmp_path / "kaggle" / "input", tmp_path / "kaggle" / "working"
     shutil.copytree(SAMPLE_DIR, kaggle_input / "cryptonite-hack-sf", ignore=shutil.ignore_patterns("*.md"))
     working.mkdir()
-    build = build_kernel(tmp_path / "build", "someone", backbone="navec", overrides=list(overrides), notebooks_dir=notebooks_dir)
+    build = build_kernel(tmp_path / "build", "someone", overrides=list(overrides), notebooks_dir=notebooks_dir)
     papermill.execute_notebook(
         str(build / GOOD["code_file"]), str(tmp_path / "executed.ipynb"), kernel_name="python3", progress_bar=False,
         parameters={"kaggle_input": str(kaggle_input), "working_dir": str(working)}, cwd=str(working),
@@ -91,7 +99,6 @@ def test_the_built_kernel_holds_the_kit_its_settings_and_valid_metadata(tmp_path
     assert metadata["id"] == "someone/cryptonite-emotion-kit" and metadata_problems(metadata, out) == []
     notebook = nbformat.read(out / metadata["code_file"], as_version=4)
     assert notebook.cells[1].metadata["tags"] == ["parameters"]
-    assert "model.backbone=ai-forever/ruRoberta-large" in notebook.cells[1].source
     files = packed_files(notebook)
     expected = {"utils/__init__.py", "utils/pipeline.py", "utils/core/settings.py", "utils/core/resources/asr_slips.csv",
                 "requirements.txt", "data/synthetic/rare_labels.csv", *(f"notebooks/{path.name}" for path in standins.iterdir())}
@@ -104,10 +111,7 @@ def test_the_built_kernel_holds_the_kit_its_settings_and_valid_metadata(tmp_path
 def test_the_t4x2_accelerator_asks_for_both_gpus_and_trains_on_them(tmp_path, standins):
     def built(accelerator):
         out = build_kernel(tmp_path / accelerator, "someone", notebooks_dir=standins, accelerator=accelerator)
-        metadata = read_metadata(out / "kernel-metadata.json")
-        namespace = {}
-        exec(nbformat.read(out / metadata["code_file"], as_version=4).cells[1].source, namespace)
-        return metadata, namespace["overrides"]
+        return read_metadata(out / "kernel-metadata.json"), kernel_settings(out)
 
     metadata, overrides = built("t4x2")
     assert metadata["machine_shape"] == "NvidiaTeslaT4" and metadata_problems(metadata) == []
@@ -117,9 +121,47 @@ def test_the_t4x2_accelerator_asks_for_both_gpus_and_trains_on_them(tmp_path, st
     assert {"train.num_processes=auto", "train.accumulation_steps=2"} <= set(overrides)
 
 
-def test_the_build_refuses_an_unknown_setting(tmp_path, standins, capsys):
-    assert main(["--out", str(tmp_path), "--notebooks", str(standins), "-p", "train.epoch=1"]) == 2
-    assert "unknown setting(s) ['train.epoch']" in capsys.readouterr().err
+def test_the_default_kernel_trains_an_encoder_member_beside_the_tfidf_member(tmp_path, standins):
+    overrides = kernel_settings(build_kernel(tmp_path, "someone", notebooks_dir=standins))
+    assert overrides[:2] == ["members.encoder.kind=encoder", "members.encoder.backbone=ai-forever/ruRoberta-large"]
+    assert not any(item.startswith(("model.backbone", "tfidf.")) for item in overrides), "only the members' spelling"
+    config = load_config(None, overrides)
+    assert {name: member and member.kind for name, member in config.members.items()} == {
+        "neural": None, "tfidf": "tfidf", "encoder": "encoder"}, "the encoder replaces the CPU default's BiGRU; TF-IDF stays"
+    assert config.model.backbone == "ai-forever/ruRoberta-large" and config.train.folds == 0
+
+
+@pytest.mark.parametrize(("arguments", "expected", "members"), [
+    (["--backbone", "ai-forever/ruBert-base"], ["members.encoder.kind=encoder", "members.encoder.backbone=ai-forever/ruBert-base"],
+     {"neural": None, "tfidf": "tfidf", "encoder": "encoder"}),
+    (["--backbone", "a/b", "-p", "members.encoder.backbone=c/d"], ["members.encoder.kind=encoder", "members.encoder.backbone=c/d"],
+     {"neural": None, "tfidf": "tfidf", "encoder": "encoder"}),
+    (["-p", "members.tfidf=null"], ["members.encoder.kind=encoder", "members.encoder.backbone=ai-forever/ruRoberta-large",
+                                    "members.tfidf=null"], {"neural": None, "tfidf": None, "encoder": "encoder"}),
+    (["-p", "members.encoder=null"], ["members.encoder=null"], {"neural": "bigru", "tfidf": "tfidf", "encoder": None}),
+])
+def test_the_kernels_members_are_given_as_a_runs(tmp_path, standins, arguments, expected, members):
+    assert main(["--out", str(tmp_path), "--notebooks", str(standins), *arguments]) == 0
+    overrides = kernel_settings(tmp_path)
+    assert [item for item in overrides if item.startswith("members.")] == expected, "each key once, the user's last"
+    config = load_config(None, overrides)
+    assert {name: member and member.kind for name, member in config.members.items()} == members
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["-p", "train.epoch=1"], "unknown setting(s) ['train.epoch']"),
+    (["-p", "members.x.kind=nope"], "Not built: settings: members.x.kind: member kind 'nope' is unknown; accepted: "
+                                    "['bigru', 'encoder', 'tfidf'] or 'module:Class' (python -m utils.members)\n"),
+    (["--backbone", "navec"], "Not built: --backbone navec: the kernel's members.encoder trains a Hugging Face encoder; "
+                              "for the BiGRU (kind bigru) switch it off instead: -p members.encoder=null\n"),
+    (["-p", "model.backbone=c/d"], "Not built: settings: members.encoder.backbone = 'ai-forever/ruRoberta-large' and "
+                                   "model.backbone = 'c/d' disagree (a run has one model.backbone): give it once, as "
+                                   "members.encoder.backbone\n"),
+])
+def test_the_build_refuses_a_bad_setting_in_one_line(tmp_path, standins, capsys, arguments, message):
+    assert main(["--out", str(tmp_path), "--notebooks", str(standins), *arguments]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
     assert not list(tmp_path.iterdir())
 
 
@@ -158,7 +200,8 @@ def test_push_runs_kaggle_kernels_push_on_the_built_folder(tmp_path, standins, m
 
 @pytest.mark.e2e
 def test_the_kernel_built_from_the_real_notebooks_runs_in_a_fake_kaggle_layout(tmp_path, monkeypatch):
-    kaggle_input, working = run_in_fake_kaggle(tmp_path, REPO_ROOT / "notebooks", monkeypatch, SMALL_RUN_SETTINGS)
+    overrides = ["members.encoder=null", *SMALL_RUN_SETTINGS]  # the CPU default's BiGRU in place of the encoder: no GPU here
+    kaggle_input, working = run_in_fake_kaggle(tmp_path, REPO_ROOT / "notebooks", monkeypatch, overrides)
     check_submission(working / "submission.csv", kaggle_input / "cryptonite-hack-sf" / "test_without_answers.csv")
     run_dir = working / "runs" / "kaggle"
     record = json.loads((run_dir / "manifest.json").read_text())
@@ -166,6 +209,7 @@ def test_the_kernel_built_from_the_real_notebooks_runs_in_a_fake_kaggle_layout(t
     assert sorted(p.name for p in (run_dir / "notebooks").glob("*.ipynb")) == sorted(p.name for p in NOTEBOOKS)
     params = yaml.safe_load((run_dir / "params.yaml").read_text())
     assert params["model"]["backbone"] == "navec" and params["train"]["precision"] == "fp16" and params["train"]["folds"] == 2
+    assert params["members"]["encoder"] is None and params["members"]["neural"]["kind"] == "bigru", "members.encoder=null: the BiGRU"
     assert params["data_dir"] == str(kaggle_input / "cryptonite-hack-sf")
     assert (working / "utils" / "pipeline.py").is_file(), "the kernel wrote the kit into the working folder"
     assert (working / "report.html").read_bytes() == (run_dir / "report.html").read_bytes(), "the report lies beside submission.csv"

@@ -101,7 +101,12 @@ def test_a_kind_of_ones_own_is_named_module_colon_class():
     (["members.tfidf.bogus=1"], r"unknown setting\(s\) \['members\.tfidf\.bogus'\]; known: \['members\.tfidf\.C', "),
     (["members.tfidf.C=-1"], r"members\.tfidf\.C = -1 is out of range; accepted: more than 0"),
     (["members.neural=null", "members.tfidf=null"], r"members: every member is switched off; a run needs at least one"),
-    (["members.second.kind=bigru"], r"\['neural', 'second'\] are both neural members .* -p members\.second=null"),
+    (["members.neural.kind=bigru", "members.second.kind=bigru"],
+     r"\['neural', 'second'\] are both neural members .* -p members\.second=null"),
+    (["members.neural.kind=encoder"], r"members\.neural\.kind: the encoder kind needs a Hugging Face encoder, and the run's backbone is "
+                                      r"'navec' .*: give members\.neural\.backbone=NAME"),
+    (["members.e.kind=encoder", "members.e.backbone=a/b", "model.backbone=c/d"],
+     r"members\.e\.backbone = 'a/b' and model\.backbone = 'c/d' disagree .*: give it once, as members\.e\.backbone"),
     (["tfidf.weight=1"], r"tfidf\.weight = 1 is out of range; accepted: a number between 0 and 1, below 1"),
 ])
 def test_bad_members_are_refused_naming_the_member_and_the_key(overrides, message):
@@ -129,7 +134,6 @@ def test_old_spellings_map_onto_the_members(tmp_path):
     assert load_config(None, ["members.tfidf=null", "tfidf.max_iter=50"]).members["tfidf"] is None, "old keys do not switch it on"
     assert load_config(None, ["members.tfidf=null", "tfidf.weight=0.5"]).members["tfidf"].weight == 0.5, "an old weight does"
     assert load_config(None, ["model.backbone=cointegrated/rubert-tiny2"]).members["neural"].kind == "encoder"
-    assert load_config(None, ["members.neural.kind=encoder"]).members["neural"].kind == "bigru", "the backbone (navec) decides"
     default = member_records(load_config(None))
     assert default == {"neural": {"kind": "bigru", "path": "model", "weight": 0.5}, "tfidf": {"kind": "tfidf", "path": "members/tfidf",
                                                                                           "weight": 0.5}}

@@ -28,6 +28,7 @@ class MemberKind:
     section: ClassVar[str] = "members.<name>"  # where its settings are written, as `python -m utils.members` lists it
     neural: ClassVar[bool] = False  # True: notebook 03's network, trained in its own processes into model/ (one per run)
     legacy_section: ClassVar[str | None] = None  # a top-level settings section of older runs mapped onto this kind's member
+    run_settings: ClassVar[dict[str, str]] = {}  # its keys that are the run's settings, e.g. {"backbone": "model.backbone"}
 
     def __init__(self, name: str, settings: MemberSettings):
         self.name, self.settings = name, settings

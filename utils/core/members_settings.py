@@ -1,8 +1,8 @@
-"""The run's `members` setting resolved: the default members with the given ones laid over, each checked by its kind's
-settings; older spellings (a kind's old section, the backbone's name) mapped onto them."""
+"""The run's `members` setting resolved: the default members with the given ones laid over (a network named replacing the
+default's), each checked by its kind's settings; older spellings (a kind's old section, the backbone's name) mapped onto them."""
 from __future__ import annotations
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .member_kinds import default_members, kind_class, kit_kinds
 from .settings import NAVEC, ConfigError, MemberSettings, describe_errors
@@ -60,6 +60,50 @@ def _apply_old_section(values: dict, members: dict, kind: str, section: str) -> 
             members[name]["weight"] = share
 
 
+def _is_network(entry: object) -> bool:
+    """Whether a member is of a neural kind (False for a kind refused later, when the member is checked)."""
+    try:
+        return isinstance(entry, dict) and kind_class(str(entry.get("kind"))).neural
+    except ValueError:
+        return False
+
+
+def _named_network_replaces_the_default(members: dict, given: dict) -> None:
+    """A run has one network: a neural member the settings name switches off the default's neural members they do not name."""
+    networks = [name for name, entry in members.items() if _is_network(entry)]
+    if any(name in given for name in networks):
+        for name in networks:
+            members[name] = members[name] if name in given else None
+
+
+def _lift_run_settings(name: str, entry: object, values: dict) -> object:
+    """A member's keys that its kind declares the run's settings (a network's backbone: model.backbone) moved into `values`;
+    the same setting given there with another value is refused."""
+    try:
+        kind = kind_class(str(entry["kind"])) if isinstance(entry, dict) else None
+    except (KeyError, ValueError):
+        kind = None  # refused, naming the member, when it is checked
+    if kind is None or not kind.run_settings.keys() & entry.keys():
+        return entry
+    entry = dict(entry)
+    for key, setting in kind.run_settings.items():
+        if key not in entry:
+            continue
+        value, (section, field) = entry.pop(key), setting.split(".")
+        held = values.get(section) or {}
+        if isinstance(held, BaseModel):
+            given, held = field in held.model_fields_set, held.model_dump()
+        elif isinstance(held, dict):
+            given = field in held
+        else:
+            continue  # a section that is not a mapping: refused when the settings are checked
+        if given and held[field] != value:
+            raise ConfigError(f"{MEMBERS}.{name}.{key} = {value!r} and {setting} = {held[field]!r} disagree (a run has one "
+                              f"{setting}): give it once, as {MEMBERS}.{name}.{key}")
+        values[section] = {**held, field: value}
+    return entry
+
+
 def _checked(name: str, entry: dict, values: dict) -> MemberSettings:
     """One member's settings, checked by its kind's settings model; errors name members.<name>.KEY."""
     if not isinstance(entry, dict) or "kind" not in entry:
@@ -82,10 +126,12 @@ def resolve_members(values: dict) -> dict:
     """`values` (a run's settings, raw) with its members resolved; ConfigError names the member and the key."""
     values = dict(values)
     members = _laid_over(values.get(MEMBERS))
+    _named_network_replaces_the_default(members, values.get(MEMBERS) or {})
     for kind in kit_kinds().values():
         if kind.legacy_section and kind.legacy_section in values:
             _apply_old_section(values, members, kind.kind, kind.legacy_section)
-    resolved = {name: None if entry is None else _checked(name, _as_values(entry), values) for name, entry in members.items()}
+    members = {name: _lift_run_settings(name, _as_values(entry), values) for name, entry in members.items()}
+    resolved = {name: None if entry is None else _checked(name, entry, values) for name, entry in members.items()}
     active = {name: entry for name, entry in resolved.items() if entry is not None and entry.weight > 0}
     if not active:
         raise ConfigError(f"{MEMBERS}: every member is switched off; a run needs at least one")

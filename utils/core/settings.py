@@ -334,9 +334,10 @@ class RunConfig(Settings):
     """All settings of one run; written to runs/<name>/params.yaml.
 
     `members` names the ensemble's members, laid over the default ones: `-p members.NAME.kind=KIND` adds one (its own settings
-    as members.NAME.KEY), `-p members.NAME=null` switches one off (nothing of it is left in the run). Older spellings map
-    onto the members: a kind's old section (`KIND.KEY=VALUE`; `KIND.weight=0` switches its member off, another weight is its
-    share), and `model.backbone` picks the neural member's kind (a navec network or a Hugging Face encoder).
+    as members.NAME.KEY), `-p members.NAME=null` switches one off (nothing of it is left in the run). A run has one network:
+    a neural member named replaces the default's, its `backbone` key being model.backbone. Older spellings map onto the
+    members: a kind's old section (`KIND.KEY=VALUE`; `KIND.weight=0` switches its member off, another weight is its share),
+    and `model.backbone` picks the default network's kind (a navec network or a Hugging Face encoder).
     """
 
     name: str = "default"  # the run's folder inside runs_dir: see RUN_NAME_RULE

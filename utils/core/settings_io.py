@@ -43,7 +43,9 @@ def parse_overrides(overrides: dict | list[str] | None) -> dict:
         node = nested
         *parents, last = key.split(".")
         for part in parents:
-            node = node.setdefault(part, {})
+            if not isinstance(node.get(part), dict):
+                node[part] = {}  # below a value given earlier (members.x=null, then members.x.kind=...): the later one wins
+            node = node[part]
         node[last] = value
     return nested
 

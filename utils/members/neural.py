@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -23,6 +24,7 @@ class NeuralMember(MemberKind):
     settings = NeuralConfig
     section = "model, train"
     neural = True
+    run_settings: ClassVar[dict[str, str]] = {"backbone": "model.backbone"}  # members.<name>.backbone: the run's one network
     num_threads = 1  # CPU threads when predicting: one beside the other members in training, all cores once loaded
 
     @classmethod

@@ -3,6 +3,9 @@
     python -m utils.kaggle_kernel [--out build/kaggle_kernel] [--username U] [--backbone NAME] [--accelerator t4x2|default]
                                   [-p key=value ...] [--push]
 
+Its run's members are spelled as a run's (`-p members.NAME.KEY=VALUE`, `-p members.NAME=null`): by default a Hugging Face
+encoder member (`members.encoder`, trained on the GPUs) beside the TF-IDF member (trained on the CPU meanwhile).
+
 The kernel runs the same `utils.pipeline` as a terminal does (papermill, one kernel per notebook), so a notebook
 behaves the same everywhere, each notebook's GPU memory is freed before the next, and the executed notebooks
 land in /kaggle/working/runs/<run>/notebooks/.
@@ -27,6 +30,7 @@ from ..core.data_dir import COMPETITION_SLUG, KAGGLE_INPUT, find_data_dir
 from ..core.errors import KitError
 from ..core.files import read_json, write_text
 from ..core.paths import REPO_ROOT, REPORT
+from ..core.settings import NAVEC
 from ..core.settings_io import load_config
 from .pipeline import (
     NOTEBOOKS_DIR,
@@ -38,11 +42,12 @@ from .pipeline import (
 
 METADATA_FILE = REPO_ROOT / "kernel-metadata.json"
 PLACEHOLDER_USERNAME = "YOUR_KAGGLE_USERNAME"
-BACKBONE_SETTING = "model.backbone"  # the Hugging Face encoder (or "navec") the kernel trains
+ENCODER_MEMBER = "members.encoder"  # the kernel's network: a member of kind encoder, its backbone the Hugging Face model trained
 DEFAULT_BACKBONE = "ai-forever/ruRoberta-large"
 # a large encoder on 16 GB T4s, fine-tuned once on train (5 folds of it would take hours) in a process per GPU; fp16 (a T4 has no
-# bf16); no TF-IDF member (measured only on CPU). docs/gpu-kaggle-colab.md "Kaggle T4 x2" has the memory estimate behind batch 16.
-GPU_OVERRIDES = ("train.precision=fp16", "train.batch_size=16", "train.folds=0", "tfidf.weight=0", "train.num_processes=auto")
+# bf16); the run's other members (the TF-IDF one) train on the CPU meanwhile. docs/gpu-kaggle-colab.md "Kaggle T4 x2" has the
+# memory estimate behind batch 16.
+GPU_OVERRIDES = ("train.precision=fp16", "train.batch_size=16", "train.folds=0", "train.num_processes=auto")
 # kernel-metadata.json's machine_shape (kaggle CLI: "'NvidiaTeslaT4' for GPU T4 x2") and the accumulation that keeps 32 rows per
 # optimiser step: 2 GPUs x 16, or 16 x 2 steps on the one GPU Kaggle gives by default
 ACCELERATORS = {"t4x2": ("NvidiaTeslaT4", "train.accumulation_steps=1"), "default": (None, "train.accumulation_steps=2")}
@@ -113,12 +118,14 @@ def kernel_notebook(packed: str, overrides: list[str], run_name: str = "kaggle")
 Built by `python -m utils.kaggle_kernel` from the kit's repository; do not edit here, rebuild instead.
 It writes the kit (`utils/`, the numbered notebooks, `data/synthetic/`, `requirements.txt`) into the working
 folder, installs only the packages Kaggle lacks, then runs the numbered notebooks with papermill on the
-competition's files from `{KAGGLE_INPUT}` (the kernel's `{COMPETITION_SLUG}` input). Notebook 03 trains in one
-process per visible GPU (`train.num_processes=auto`: both GPUs of "GPU T4 x2").
+competition's files from `{KAGGLE_INPUT}` (the kernel's `{COMPETITION_SLUG}` input). Notebook 03 trains the
+run's members: the Hugging Face encoder in one process per visible GPU (`train.num_processes=auto`: both GPUs of
+"GPU T4 x2"), the others (the TF-IDF member) on the CPU meanwhile.
 
 Writes to `{WORKING_DIR}`: `runs/<run_name>/` (the run's products; the executed notebooks in its `notebooks/`
 folder), `submission.csv` and `report.html` (the run's notebooks as one page).
-Settings: the `overrides` below, `key=value` as in `python -m utils.pipeline -p`."""
+Settings: the `overrides` below, `key=value` as in `python -m utils.pipeline -p` (members: `members.NAME.KEY=VALUE`,
+`members.NAME=null` switches one off; `python -m utils.members` lists the kinds)."""
     parameters = nbformat.v4.new_code_cell(
         f"overrides = {overrides!r}  # settings, key=value (see utils/core/settings.py)\n"
         f"run_name = {run_name!r}\n"
@@ -172,16 +179,28 @@ def run_kernel(overrides: list[str], run_name: str = "kaggle", kaggle_input: str
     return target
 
 
+def kernel_overrides(backbone: str = DEFAULT_BACKBONE, accelerator: str = "t4x2", overrides: list[str] = ()) -> list[str]:
+    """The kernel run's settings: the encoder member with `backbone`, the GPU settings, the accelerator's, then `overrides`;
+    a setting of the kernel's own that `overrides` give again (or a section of: `members.encoder=null`) is left out."""
+    if accelerator not in ACCELERATORS:
+        raise KernelError(f"accelerator {accelerator!r}: expected one of {list(ACCELERATORS)}")
+    if backbone == NAVEC:
+        raise KernelError(f"--backbone {NAVEC}: the kernel's {ENCODER_MEMBER} trains a Hugging Face encoder; for the BiGRU "
+                          f"(kind bigru) switch it off instead: -p {ENCODER_MEMBER}=null")
+    own = [f"{ENCODER_MEMBER}.kind=encoder", f"{ENCODER_MEMBER}.backbone={backbone}", *GPU_OVERRIDES, ACCELERATORS[accelerator][1]]
+    given = [item.split("=", 1)[0].strip() + "." for item in overrides]
+    return [item for item in own if not (item.split("=", 1)[0] + ".").startswith(tuple(given))] + list(overrides)
+
+
 def build_kernel(out: str | Path, username: str | None = None, backbone: str = DEFAULT_BACKBONE,
                  overrides: list[str] = (), notebooks_dir: str | Path = NOTEBOOKS_DIR,
                  metadata_path: str | Path = METADATA_FILE, accelerator: str = "t4x2") -> Path:
     """Write the kernel notebook and its kernel-metadata.json into `out`; settings and metadata are checked first.
 
+    `backbone`: the encoder member's; `overrides` as `python -m utils.pipeline -p` takes them, after the kernel's own.
     `accelerator`: "t4x2" asks Kaggle for GPU T4 x2 (both GPUs train), "default" leaves the choice to Kaggle."""
-    if accelerator not in ACCELERATORS:
-        raise KernelError(f"accelerator {accelerator!r}: expected one of {list(ACCELERATORS)}")
-    machine_shape, accumulation = ACCELERATORS[accelerator]
-    overrides = [f"{BACKBONE_SETTING}={backbone}", *GPU_OVERRIDES, accumulation, *overrides]
+    overrides = kernel_overrides(backbone, accelerator, overrides)
+    machine_shape = ACCELERATORS[accelerator][0]
     load_config(overrides=overrides)
     metadata = read_metadata(metadata_path)
     metadata.pop("machine_shape", None)
@@ -232,9 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(REPO_ROOT / "build" / "kaggle_kernel"),
                         help="the folder to write (default: build/kaggle_kernel)")
     parser.add_argument("--username", default=os.environ.get("KAGGLE_USERNAME"), help="your Kaggle username (default: $KAGGLE_USERNAME)")
-    parser.add_argument("--backbone", default=DEFAULT_BACKBONE, help=f"the Hugging Face encoder to train (default: {DEFAULT_BACKBONE})")
+    parser.add_argument("--backbone", default=DEFAULT_BACKBONE, help=f"the Hugging Face encoder the GPUs train: short for -p "
+                        f"{ENCODER_MEMBER}.backbone=NAME (default: {DEFAULT_BACKBONE})")
     parser.add_argument("-p", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="a setting for the kernel's run (repeatable)")
+                        help="a setting for the kernel's run, as utils.pipeline takes it (repeatable); members: members.NAME.KEY=VALUE, "
+                             f"members.NAME=null switches one off (e.g. {ENCODER_MEMBER}=null: the CPU default's BiGRU instead)")
     parser.add_argument("--accelerator", choices=list(ACCELERATORS), default="t4x2",
                         help="t4x2: ask for GPU T4 x2 and train on both GPUs (default); default: Kaggle's choice of GPU")
     parser.add_argument("--notebooks", default=str(NOTEBOOKS_DIR), help="the folder of the numbered notebooks")

@@ -68,7 +68,7 @@ def test_python_m_utils_members_lists_each_kind_on_one_line(capsys):
     assert main([]) == 0
     lines = capsys.readouterr().out.splitlines()
     kinds = {line.split()[0]: line for line in lines[:-1]}
-    assert set(kinds) == {"bigru", "encoder", "tfidf"}
+    assert set(kinds) == {"bigru", "encoder", "ngram_bag", "tfidf"}
     assert "CPU  settings: model, train" in kinds["bigru"] and "bidirectional GRU" in kinds["bigru"]
     assert "GPU  settings: model, train" in kinds["encoder"] and "Hugging Face" in kinds["encoder"]
     assert "CPU  settings: members.<name>" in kinds["tfidf"] and "logistic regression" in kinds["tfidf"]
@@ -95,7 +95,7 @@ def test_a_kind_of_ones_own_is_named_module_colon_class():
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    (["members.x.kind=nope"], r"members\.x\.kind: member kind 'nope' is unknown; accepted: \['bigru', 'encoder', 'tfidf'\]"),
+    (["members.x.kind=nope"], r"members\.x\.kind: member kind 'nope' is unknown; accepted: \['bigru', 'encoder', 'ngram_bag', 'tfidf'\]"),
     (["members.x.kind=no_module_here:Kind"], r"members\.x\.kind: member kind 'no_module_here:Kind': No module named 'no_module_here'"),
     (["members.x={}"], r"members\.x: expected a mapping with a kind \(e\.g\. \{kind: bigru\}\) or null, got \{\}"),
     (["members.tfidf.bogus=1"], r"unknown setting\(s\) \['members\.tfidf\.bogus'\]; known: \['members\.tfidf\.C', "),

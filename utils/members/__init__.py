@@ -2,7 +2,7 @@
 `python -m utils.members` lists them."""
 from ..core.lazy import lazy_exports
 
-KIND_MODULES = ("bigru", "encoder", "tfidf")  # the kit's kinds, registered when imported
+KIND_MODULES = ("bigru", "encoder", "ngram_bag", "tfidf")  # the kit's kinds, registered when imported
 DEFAULT_MEMBERS = {"neural": {"kind": "bigru"}, "tfidf": {"kind": "tfidf"}}  # the default run: their mean, equal weights
 RECORDED_BEFORE_KINDS = {"neural": "bigru", "tfidf": "tfidf"}  # the members of a run recorded before members had kinds
 

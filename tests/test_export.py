@@ -120,7 +120,8 @@ def test_the_manifest_hashes_every_file_and_nothing_is_pickled(run_dir):
     assert manifest["made_from"] == {"model": record["steps"]["03_training"]["products"]["model"],
                                      "members": record["steps"]["03_training"]["products"]["members"],
                                      "thresholds.json": record["steps"]["04_threshold_search"]["products"]["thresholds.json"]}
-    assert [(m["name"], m["kind"], m["weight"]) for m in manifest["members"]] == [("neural", "navec_bigru", 0.25), ("tfidf", "tfidf", 0.75)]
+    assert [(m["name"], m["kind"], m["runtime"], m["weight"]) for m in manifest["members"]] == [
+        ("neural", "bigru", "utils.export.onnx_bigru:OnnxBiGru", 0.25), ("tfidf", "tfidf", "utils.export.tfidf_arrays:TfidfArrays", 0.75)]
     assert len(list((run_dir / "model").glob("fold_*"))) == 4  # both seeds' fold models, all in the graph
     assert json.loads((export / "neural" / "bigru.json").read_text(encoding="utf-8"))["folds"] == 4
     assert max(manifest["checked"]["max_difference"].values()) < 1e-5
@@ -218,6 +219,7 @@ def test_a_member_of_a_kind_without_an_export_is_refused_and_the_export_made_bef
     record["steps"]["03_training"]["members"]["neural"]["kind"] = "encoder"  # as notebook 03 records a Hugging Face backbone
     (copy / RUN_RECORD).write_text(json.dumps(record), encoding="utf-8")
     before = (copy / EXPORT_DIR / MANIFEST).read_bytes()
-    with pytest.raises(NotExportableError, match=r"member 'neural' \(kind encoder\) has no export; exported kinds: \['bigru', 'tfidf'\]$"):
+    with pytest.raises(NotExportableError, match=r"member 'neural' \(kind encoder\) cannot be exported: a Hugging Face backbone has no "
+                                                 r"ONNX export in the kit yet$"):
         export_run(copy)
     assert (copy / EXPORT_DIR / MANIFEST).read_bytes() == before and not (copy / f".{EXPORT_DIR}.tmp").exists()

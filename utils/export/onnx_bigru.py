@@ -16,7 +16,7 @@ import numpy as np
 
 from .text_pipeline import NavecVectors, WordInputs, preprocessor, text_settings, write_navec
 
-KIND, GRAPH, SETTINGS = "navec_bigru", "bigru.onnx", "bigru.json"
+GRAPH, SETTINGS = "bigru.onnx", "bigru.json"
 INPUTS, OUTPUT = ["vectors", "lengths", "ngram_ids", "word_index"], "probs"
 THREADS = 1  # measured on a shared 2-core machine: 2 threads (intra-op, or folds side by side) took 1.6-2x the CPU and more wall
 
@@ -111,8 +111,8 @@ def write_graph(models: Sequence, path: Path, dim: int) -> None:
     staging.replace(path)
 
 
-def export_bigru(models: Sequence, folder: Path) -> dict:
-    """Write the member's graph, settings and navec files into `folder`; returns its settings."""
+def export_bigru(models: Sequence, folder: Path) -> None:
+    """Write the member's graph, settings and navec files into `folder` (the `bigru` kind's export, read by OnnxBiGru)."""
     backbone = models[0].backbone
     navec = backbone.settings
     settings = {"max_len": backbone.max_len, "ngram_min": navec.ngram_min, "ngram_max": navec.ngram_max,
@@ -120,7 +120,6 @@ def export_bigru(models: Sequence, folder: Path) -> dict:
     write_navec(folder, backbone.tokenizer.words)
     write_graph(models, folder / GRAPH, backbone.word_vectors.shape[1])
     (folder / SETTINGS).write_text(json.dumps(settings, ensure_ascii=False, indent=2), encoding="utf-8")
-    return settings
 
 
 class OnnxBiGru:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .text_pipeline import preprocessor, text_settings
 
-KIND, SETTINGS, COEF, INTERCEPT = "tfidf", "tfidf.json", "coef_by_feature.npy", "intercept.npy"
+SETTINGS, COEF, INTERCEPT = "tfidf.json", "coef_by_feature.npy", "intercept.npy"
 WORD_PATTERN = re.compile(r"(?u)\b\w+\b")
 KIT_ANALYZERS = {"words": "word", "chars": "char_wb"}
 
@@ -34,8 +34,9 @@ def why_not_exportable(member) -> str | None:
     return None
 
 
-def export_tfidf(member, folder: Path) -> dict:
-    """Write each analyzer's terms (one a line, in column order) and idf, and the regressions as (features, sets, 7) weights."""
+def export_tfidf(member, folder: Path) -> None:
+    """Write each analyzer's terms (one a line, in column order) and idf, and the regressions as (features, sets, 7) weights
+    (the `tfidf` kind's export, read by TfidfArrays)."""
     folder.mkdir(parents=True, exist_ok=True)
     analyzers = []
     for name, vectorizer in member.vectorizers.items():
@@ -49,7 +50,6 @@ def export_tfidf(member, folder: Path) -> dict:
     np.save(folder / INTERCEPT, np.asarray(member.intercept, dtype=np.float32))
     settings = {"analyzers": analyzers, "text": text_settings(member.text)}
     (folder / SETTINGS).write_text(json.dumps(settings, ensure_ascii=False, indent=2), encoding="utf-8")
-    return settings
 
 
 def word_terms(text: str, low: int, high: int) -> list[str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +12,13 @@ import numpy as np
 from ..core.ensemble import Ensemble
 from ..core.errors import KitError
 from ..core.labels import LABELS
+from ..core.member_kinds import MemberKind, kind_class
 from ..core.paths import THRESHOLDS
 from ..core.run_record import StaleProductError, input_problems, read_record, stale_message
 from ..core.settings import RunConfig
 from ..members import RECORDED_BEFORE_KINDS
-from . import onnx_bigru, tfidf_arrays
 from .manifest import EXPORT_DIR, FORMAT_VERSION, MANIFEST, file_hashes, recorded_sources
+from .runtime import runtime_class
 
 TOLERANCE = 1e-5  # the most an exported member's probability may differ from the training stack's
 EDGE_TEXTS = ["", "   ", "😀😀😀", "ну 👍 ок", "ыетс qwertyzxcv фывапролджэ", "[ИМЯ] пришёл!!! Ёлки-палки...", "a", "слово " * 300]
@@ -28,43 +28,6 @@ FALLBACK_RULE = {"thresholds": dict.fromkeys(LABELS, 0.5), "empty_rule": "top", 
 
 class NotExportableError(KitError, ValueError):
     """A run or member the export does not cover; the message says why (utils.predict then uses the training stack)."""
-
-
-@dataclass
-class MemberExport:
-    """How one member kind is exported: load it from its product folder, say why it cannot be exported, write it."""
-
-    kind: str
-    load: object  # product folder -> the loaded member
-    why_not: object  # loaded member -> reason or None
-    write: object  # (loaded member, folder) -> settings
-    torch_probs: object  # (loaded member, texts) -> (n, 7) probabilities from the training stack
-
-
-def _load_neural(path: Path):
-    from ..training.checkpoint import load_models
-
-    return load_models(path)
-
-
-def _neural_probs(models, texts):
-    from ..training.prediction import predict_probs
-
-    return predict_probs(models, texts, num_threads=0)
-
-
-def _load_tfidf(path: Path):
-    from ..members.tfidf import TfidfClassifier
-
-    return TfidfClassifier.load(path)
-
-
-EXPORTERS = {  # member kind in the run record -> how it is exported; model/ holds every seed's fold models: all are exported
-    "bigru": MemberExport(onnx_bigru.KIND, _load_neural, onnx_bigru.why_not_exportable,
-                           onnx_bigru.export_bigru, _neural_probs),
-    "tfidf": MemberExport(tfidf_arrays.KIND, _load_tfidf, tfidf_arrays.why_not_exportable, tfidf_arrays.export_tfidf,
-                          lambda member, texts: member.probs(texts)),
-}
 
 
 def finished_run(run_dir: Path) -> tuple[dict, dict]:
@@ -114,22 +77,13 @@ def export_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     try:
         texts, entries, differences = check_texts(record), [], {}
         weights = Ensemble.normalised({name: member["weight"] for name, member in members.items()}).weights
-        for name, member in members.items():
-            kind = member.get("kind") or RECORDED_BEFORE_KINDS.get(name)
-            exporter = EXPORTERS.get(kind)
-            if exporter is None:
-                raise NotExportableError(f"{run_dir}: member '{name}' (kind {kind}) has no export; exported kinds: {sorted(EXPORTERS)}")
-            loaded = exporter.load(run_dir / member["path"])
-            reason = exporter.why_not(loaded)
-            if reason:
-                raise NotExportableError(f"{run_dir}: member '{name}' cannot be exported: {reason}")
-            exporter.write(loaded, staging / name)
-            probs = exported_member_probs(staging / name, exporter.kind, texts)
-            differences[name] = float(np.abs(probs - exporter.torch_probs(loaded, texts)).max())
+        for name, recorded in members.items():
+            member = exportable_member(run_dir, name, recorded)
+            differences[name] = export_member(member, staging / name, texts)
             if differences[name] > TOLERANCE:
                 raise NotExportableError(f"{run_dir}: the exported member '{name}' differs from the training stack by "
                                          f"{differences[name]:.2e} (more than {TOLERANCE:g}) on {len(texts)} texts")
-            entries.append({"name": name, "kind": exporter.kind, "weight": weights[name], "folder": name})
+            entries.append({"name": name, "kind": member.kind, "runtime": member.export_runtime, "weight": weights[name], "folder": name})
         manifest = {"format_version": FORMAT_VERSION, "run": run_dir.resolve().name, "labels": LABELS,
                     "made_from": recorded_sources(record), "members": entries, "decision": decision_rule(run_dir, record),
                     "checked": {"texts": len(texts), "max_difference": differences}, "files": file_hashes(staging)}
@@ -143,11 +97,26 @@ def export_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     return out
 
 
-def exported_member_probs(folder: Path, kind: str, texts: list[str]) -> np.ndarray:
-    """One exported member's probabilities, through its runtime class."""
-    from .runtime import MEMBER_KINDS
+def exportable_member(run_dir: Path, name: str, recorded: dict) -> MemberKind:
+    """The run's member `name` loaded by its kind (the record's, or the kind of a member recorded before kinds), refused
+    in one line when its kind or the member itself cannot be exported."""
+    kind = recorded.get("kind") or RECORDED_BEFORE_KINDS.get(name)
+    found = kind_class(kind)
+    if found.export_runtime is None:
+        raise NotExportableError(f"{run_dir}: member '{name}' (kind {kind}) cannot be exported: {found.no_export}")
+    member = found.load(name, run_dir / recorded["path"])
+    reason = member.export_problem()
+    if reason:
+        raise NotExportableError(f"{run_dir}: member '{name}' (kind {kind}) cannot be exported: {reason}")
+    return member
 
-    return MEMBER_KINDS[kind](folder).probs(texts)
+
+def export_member(member: MemberKind, folder: Path, texts: list[str]) -> float:
+    """Write the member's export into `folder`; the largest difference between its runtime's probabilities on `texts` and
+    the member's own (the training stack's)."""
+    member.export(folder)
+    exported = runtime_class(member.export_runtime)(folder).probs(texts)
+    return float(np.abs(exported - member.predict(texts)).max())
 
 
 def export_size(folder: Path) -> int:

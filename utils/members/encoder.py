@@ -10,3 +10,4 @@ class EncoderMember(NeuralMember):
     kind = "encoder"
     description = "a Hugging Face encoder fine-tuned with the kit's head (model.backbone: a name or a local folder)"
     device = "GPU"
+    no_export = "a Hugging Face backbone has no ONNX export in the kit yet"

@@ -44,7 +44,7 @@ class TextLength(MemberKind):
     def predict(self, texts, part=None, batch_size=256) -> np.ndarray:
         return length_probs(self.slopes, texts)
 
-    def export(self, folder: Path) -> None:
+    def export(self, folder: Path, float16: bool = False) -> None:
         folder.mkdir(parents=True)
         np.save(folder / SLOPES, self.slopes)
 

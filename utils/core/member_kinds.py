@@ -57,9 +57,10 @@ class MemberKind:
         """Why this loaded member cannot be exported (None: it can); by default `no_export` for a kind without a runtime."""
         return None if self.export_runtime else self.no_export
 
-    def export(self, folder: Path) -> None:
+    def export(self, folder: Path, float16: bool = False) -> None:
         """Write into `folder` what `export_runtime` reads: its `Class(folder).probs(texts, batch_size)` must give this member's
-        `predict(texts)` (within 1e-5: utils.export checks it) without importing torch or scikit-learn."""
+        `predict(texts)` (within 1e-5, checked on export) without importing torch or scikit-learn. `float16`: large float
+        tables may be stored in half precision (then within 1e-3, with every decision of the run's texts unchanged)."""
         raise NotImplementedError
 
     def predict_held_out(self, run: Any, texts: Sequence[str]) -> np.ndarray:

@@ -43,6 +43,14 @@ class DecisionRule:
     coef: np.ndarray | None = None
     intercept: np.ndarray | None = None
 
+    @classmethod
+    def from_dict(cls, rule: dict, labels: list[str]) -> DecisionRule:
+        """The rule as the manifest writes it: thresholds by label, empty_rule, recalibration (coef, intercept) or None."""
+        recalibration = rule.get("recalibration") or {}
+        return cls(np.array([rule["thresholds"][label] for label in labels]), rule["empty_rule"],
+                   np.asarray(recalibration["coef"]) if recalibration else None,
+                   np.asarray(recalibration["intercept"]) if recalibration else None)
+
     def recalibrated(self, probs: np.ndarray) -> np.ndarray:
         if self.coef is None:
             return probs
@@ -81,11 +89,7 @@ class ExportedPredictor:
         members = {member["name"]: runtime_class(member["runtime"])(folder / member["folder"]) for member in manifest["members"]}
         ensemble = Ensemble({member["name"]: member["weight"] for member in manifest["members"]})
         rule = manifest["decision"]
-        recalibration = rule.get("recalibration") or {}
-        decision = DecisionRule(np.array([rule["thresholds"][label] for label in manifest["labels"]]), rule["empty_rule"],
-                                np.asarray(recalibration["coef"]) if recalibration else None,
-                                np.asarray(recalibration["intercept"]) if recalibration else None)
-        return cls(members, ensemble, decision, manifest["labels"], rule.get("note"))
+        return cls(members, ensemble, DecisionRule.from_dict(rule, manifest["labels"]), manifest["labels"], rule.get("note"))
 
     def raw_probs(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """(n, 7) the members' probabilities blended (before recalibration) by the Ensemble formula the Predictor uses."""

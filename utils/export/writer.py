@@ -1,5 +1,5 @@
-"""`export_run`: a finished run's members and decision rule -> runs/<name>/export/ (ONNX graphs, .npy arrays, text and JSON;
-nothing pickled), checked against the training stack on the run's valid texts before it is swapped in."""
+"""`export_run`: a finished run's members and decision rule -> runs/<name>/export/ (ONNX graphs, .npy arrays, gzipped word
+lists and JSON; nothing pickled), checked against the training stack (utils.export.agreement) before it is swapped in."""
 from __future__ import annotations
 
 import json
@@ -7,27 +7,20 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from ..core.ensemble import Ensemble
-from ..core.errors import KitError
 from ..core.labels import LABELS
 from ..core.member_kinds import MemberKind, kind_class
 from ..core.paths import THRESHOLDS
 from ..core.run_record import StaleProductError, input_problems, read_record, stale_message
 from ..core.settings import RunConfig
+from ..core.splits import SPLIT_FILES
 from ..members import RECORDED_BEFORE_KINDS
+from .agreement import NotExportableError, agreement, check_texts
 from .manifest import EXPORT_DIR, FORMAT_VERSION, MANIFEST, file_hashes, recorded_sources
-from .runtime import runtime_class
+from .runtime import DecisionRule, runtime_class
 
-TOLERANCE = 1e-5  # the most an exported member's probability may differ from the training stack's
-EDGE_TEXTS = ["", "   ", "😀😀😀", "ну 👍 ок", "ыетс qwertyzxcv фывапролджэ", "[ИМЯ] пришёл!!! Ёлки-палки...", "a", "слово " * 300]
 FALLBACK_RULE = {"thresholds": dict.fromkeys(LABELS, 0.5), "empty_rule": "top", "recalibration": None,
                  "note": "notebook 04 has not run: 0.5 for every label, the top label for rows with none"}  # as the Predictor's
-
-
-class NotExportableError(KitError, ValueError):
-    """A run or member the export does not cover; the message says why (utils.predict then uses the training stack)."""
 
 
 def finished_run(run_dir: Path) -> tuple[dict, dict]:
@@ -57,36 +50,33 @@ def decision_rule(run_dir: Path, record: dict) -> dict:
     return {"thresholds": choice.thresholds, "empty_rule": choice.empty_rule, "recalibration": choice.recalibration, "note": None}
 
 
-def check_texts(record: dict) -> list[str]:
-    """The texts the export is checked on: the run's valid texts when its data folder is here, and edge cases."""
-    from ..core.splits import SPLIT_FILES, read_split
-
-    valid = Path(record.get("data_dir") or "") / SPLIT_FILES["valid"]
-    return [*(read_split(valid).text if valid.is_file() else []), *EDGE_TEXTS]
-
-
-def export_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
+def export_run(run_dir: str | Path, out: str | Path | None = None, float16: bool = False) -> Path:
     """Export the run's members and decision rule into `out` (default runs/<name>/export/), replacing an export made before
-    (announced); each member's probabilities are checked against the training stack's (at most TOLERANCE apart)."""
+    (announced), once it agrees with the training stack (`agreement`); `float16`: the members' large tables in half precision."""
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / EXPORT_DIR
     record, members = finished_run(run_dir)
+    if float16 and not (Path(record.get("data_dir") or "") / SPLIT_FILES["test"]).is_file():
+        raise NotExportableError(f"{run_dir}: --float16 is checked on the run's valid and test texts, and its data folder "
+                                 f"({record.get('data_dir')}) is not here")
     staging = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        texts, entries, differences = check_texts(record), [], {}
-        weights = Ensemble.normalised({name: member["weight"] for name, member in members.items()}).weights
+        texts, entries, exported, expected = check_texts(record.get("data_dir")), [], {}, {}
+        ensemble = Ensemble.normalised({name: member["weight"] for name, member in members.items()})
         for name, recorded in members.items():
             member = exportable_member(run_dir, name, recorded)
-            differences[name] = export_member(member, staging / name, texts)
-            if differences[name] > TOLERANCE:
-                raise NotExportableError(f"{run_dir}: the exported member '{name}' differs from the training stack by "
-                                         f"{differences[name]:.2e} (more than {TOLERANCE:g}) on {len(texts)} texts")
-            entries.append({"name": name, "kind": member.kind, "runtime": member.export_runtime, "weight": weights[name], "folder": name})
+            member.export(staging / name, float16)
+            exported[name] = runtime_class(member.export_runtime)(staging / name).probs(texts)
+            expected[name] = member.predict(texts)
+            entries.append({"name": name, "kind": member.kind, "runtime": member.export_runtime, "weight": ensemble.weights[name],
+                            "folder": name})
+        rule = decision_rule(run_dir, record)
+        checked = agreement(run_dir, texts, exported, expected, ensemble, DecisionRule.from_dict(rule, LABELS), float16)
         manifest = {"format_version": FORMAT_VERSION, "run": run_dir.resolve().name, "labels": LABELS,
-                    "made_from": recorded_sources(record), "members": entries, "decision": decision_rule(run_dir, record),
-                    "checked": {"texts": len(texts), "max_difference": differences}, "files": file_hashes(staging)}
+                    "made_from": recorded_sources(record), "members": entries, "decision": rule, "float16": float16,
+                    "checked": checked, "files": file_hashes(staging)}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
         if out.exists():
             print(f"Replacing the export made before in {out}")
@@ -111,14 +101,6 @@ def exportable_member(run_dir: Path, name: str, recorded: dict) -> MemberKind:
     return member
 
 
-def export_member(member: MemberKind, folder: Path, texts: list[str]) -> float:
-    """Write the member's export into `folder`; the largest difference between its runtime's probabilities on `texts` and
-    the member's own (the training stack's)."""
-    member.export(folder)
-    exported = runtime_class(member.export_runtime)(folder).probs(texts)
-    return float(np.abs(exported - member.predict(texts)).max())
-
-
 def export_size(folder: Path) -> int:
     """Bytes of all files under `folder`."""
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
@@ -129,5 +111,6 @@ def print_summary(folder: Path) -> None:
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     checked = manifest["checked"]
     differences = ", ".join(f"{name} {value:.1e}" for name, value in checked["max_difference"].items())
-    print(f"Exported to {folder} ({export_size(folder) / 1e6:.1f} MB); largest difference from the training stack on "
-          f"{checked['texts']} texts: {differences}", file=sys.stdout)
+    print(f"Exported to {folder} ({export_size(folder) / 1e6:.1f} MB{', float16 tables' if manifest['float16'] else ''}); on "
+          f"{checked['texts']} texts the largest difference from the training stack: {differences}; texts decided otherwise: "
+          f"{checked['differing_decisions']}", file=sys.stdout)

@@ -19,7 +19,7 @@ class BigruMember(NeuralMember):
 
         return why_not_exportable(self.models)
 
-    def export(self, folder: Path) -> None:
+    def export(self, folder: Path, float16: bool = False) -> None:
         from ..export.onnx_bigru import export_bigru
 
-        export_bigru(self.models, folder)
+        export_bigru(self.models, folder, float16)

@@ -212,10 +212,10 @@ class TfidfMember(MemberKind):
 
         return why_not_exportable(self.model)
 
-    def export(self, folder: Path) -> None:
+    def export(self, folder: Path, float16: bool = False) -> None:
         from ..export.tfidf_arrays import export_tfidf
 
-        export_tfidf(self.model, folder)
+        export_tfidf(self.model, folder, float16)
 
     def predict(self, texts: Sequence[str], part: int | None = None, batch_size: int = 256) -> np.ndarray:
         return self.model.probs_of_features(self.model.features(list(texts)), None if part is None else [part])

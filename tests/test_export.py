@@ -134,7 +134,7 @@ def test_float16_tables_are_half_the_size_and_decide_as_the_training_stack(run_d
     import onnx
     from onnx import numpy_helper
 
-    from utils.export.writer import export_size
+    from utils.export.manifest import export_size
     from utils.inference.predictor import Predictor
 
     with contextlib.redirect_stdout(io.StringIO()):

@@ -18,6 +18,11 @@ def file_hashes(folder: Path) -> dict[str, str]:
             for path in sorted(folder.rglob("*")) if path.is_file() and path.name != MANIFEST}
 
 
+def export_size(folder: Path) -> int:
+    """Bytes of all files under `folder`."""
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+
 def recorded_sources(record: dict) -> dict[str, str | None]:
     """The hashes the run's record holds for what an export is made from: the product holding each member's folder (model/,
     members/ for members/<name>/) and thresholds.json (None when notebook 04 has not run)."""

@@ -16,7 +16,7 @@ from ..core.settings import RunConfig
 from ..core.splits import SPLIT_FILES
 from ..members import RECORDED_BEFORE_KINDS
 from .agreement import NotExportableError, agreement, check_texts
-from .manifest import EXPORT_DIR, FORMAT_VERSION, MANIFEST, file_hashes, recorded_sources
+from .manifest import EXPORT_DIR, FORMAT_VERSION, MANIFEST, export_size, file_hashes, recorded_sources
 from .runtime import DecisionRule, runtime_class
 
 FALLBACK_RULE = {"thresholds": dict.fromkeys(LABELS, 0.5), "empty_rule": "top", "recalibration": None,
@@ -99,11 +99,6 @@ def exportable_member(run_dir: Path, name: str, recorded: dict) -> MemberKind:
     if reason:
         raise NotExportableError(f"{run_dir}: member '{name}' (kind {kind}) cannot be exported: {reason}")
     return member
-
-
-def export_size(folder: Path) -> int:
-    """Bytes of all files under `folder`."""
-    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
 def print_summary(folder: Path) -> None:

@@ -22,9 +22,9 @@ from utils.core.splits import label_matrix, read_split
 from utils.export.agreement import EDGE_TEXTS
 from utils.export.manifest import EXPORT_DIR, MANIFEST, RUN_RECORD
 from utils.export.runtime import DecisionRule, ExportedPredictor
-from utils.export.text_pipeline import read_lines
-from utils.export.tfidf_arrays import TfidfArrays
 from utils.export.writer import export_run
+from utils.members.text_pipeline import read_lines
+from utils.members.tfidf_arrays import TfidfArrays
 
 TINY_RUN = {"train.folds": 2, "train.seeds": 2, "train.epochs": 1, "train.num_threads": 1, "model.navec.hidden_size": 16,
             "model.head.hidden_size": 16, "members.tfidf.max_iter": 50, "members.tfidf.weight": 3}
@@ -123,7 +123,7 @@ def test_the_manifest_hashes_every_file_and_nothing_is_pickled(run_dir):
                                      "members": record["steps"]["03_training"]["products"]["members"],
                                      "thresholds.json": record["steps"]["04_threshold_search"]["products"]["thresholds.json"]}
     assert [(m["name"], m["kind"], m["runtime"], m["weight"]) for m in manifest["members"]] == [
-        ("neural", "bigru", "utils.export.onnx_bigru:OnnxBiGru", 0.25), ("tfidf", "tfidf", "utils.export.tfidf_arrays:TfidfArrays", 0.75)]
+        ("neural", "bigru", "utils.members.bigru_onnx:OnnxBiGru", 0.25), ("tfidf", "tfidf", "utils.members.tfidf_arrays:TfidfArrays", 0.75)]
     assert len(list((run_dir / "model").glob("fold_*"))) == 4  # both seeds' fold models, all in the graph
     assert json.loads((export / "neural" / "bigru.json").read_text(encoding="utf-8"))["folds"] == 4
     assert max(manifest["checked"]["max_difference"].values()) < 1e-5 and manifest["float16"] is False
@@ -218,9 +218,9 @@ def test_the_runtime_decision_rule_is_the_kits(empty_rule):
 
 def test_members_the_export_does_not_cover_say_why():
     from utils.core.settings import HeadConfig, NavecConfig, TextConfig
-    from utils.export.onnx_bigru import why_not_exportable as bigru_reason
-    from utils.export.tfidf_arrays import why_not_exportable as tfidf_reason
+    from utils.members.bigru_onnx import why_not_exportable as bigru_reason
     from utils.members.tfidf import TfidfClassifier, TfidfConfig
+    from utils.members.tfidf_arrays import why_not_exportable as tfidf_reason
     from utils.training.backbones import NavecBackbone
     from utils.training.model import Model
     from utils.training.word_tokenizer import WordTokenizer

@@ -12,14 +12,14 @@ class BigruMember(NeuralMember):
     kind = "bigru"
     description = "navec word vectors + character n-grams -> bidirectional GRU (model.backbone: navec)"
     device = "CPU"
-    export_runtime = "utils.export.onnx_bigru:OnnxBiGru"
+    export_runtime = "utils.members.bigru_onnx:OnnxBiGru"
 
     def export_problem(self) -> str | None:
-        from ..export.onnx_bigru import why_not_exportable
+        from .bigru_onnx import why_not_exportable
 
         return why_not_exportable(self.models)
 
     def export(self, folder: Path, float16: bool = False) -> None:
-        from ..export.onnx_bigru import export_bigru
+        from .bigru_onnx import export_bigru
 
         export_bigru(self.models, folder, float16)

@@ -190,7 +190,7 @@ class TfidfMember(MemberKind):
     description = "TF-IDF of words and characters -> a logistic regression per label (one set per fold)"
     settings = TfidfConfig
     legacy_section = "tfidf"  # older runs: tfidf.weight (its share; 0: off) and tfidf.KEY
-    export_runtime = "utils.export.tfidf_arrays:TfidfArrays"  # plain arrays and a numpy transform equal to scikit-learn's
+    export_runtime = "utils.members.tfidf_arrays:TfidfArrays"  # plain arrays and a numpy transform equal to scikit-learn's
 
     def train(self, run) -> np.ndarray:
         data = run.data
@@ -208,12 +208,12 @@ class TfidfMember(MemberKind):
         return member
 
     def export_problem(self) -> str | None:
-        from ..export.tfidf_arrays import why_not_exportable
+        from .tfidf_arrays import why_not_exportable
 
         return why_not_exportable(self.model)
 
     def export(self, folder: Path, float16: bool = False) -> None:
-        from ..export.tfidf_arrays import export_tfidf
+        from .tfidf_arrays import export_tfidf
 
         export_tfidf(self.model, folder, float16)
 

@@ -1,5 +1,5 @@
-"""Texts -> the navec BiGRU's inputs in numpy, as the kit's tokenizer makes them: preprocessing, words, hashed character
-n-grams, and every word's navec vector (open vocabulary: any word navec knows, in the run's word list or not)."""
+"""What exported members read, in numpy: a member's preprocessing, gzipped word lists, and the navec BiGRU's inputs as the
+kit's tokenizer makes them (words, hashed character n-grams, every word's navec vector: any word navec knows)."""
 from __future__ import annotations
 
 import gzip

@@ -31,7 +31,7 @@ from ..core.files import UnreadableFileError, read_json, read_yaml, write_text
 from ..core.paths import INFERENCE_RECORD, METRICS, REPO_ROOT, THRESHOLDS, repo_path
 from ..core.settings import ConfigError, RunConfig, check_run_name
 from ..core.summary import run_summary
-from .backends import compare_backends
+from .backends import MeasurementError, compare_backends
 from .benchmark_results import merge, results_markdown, summarise
 
 VARIANTS_FILE = REPO_ROOT / "benchmarks" / "variants.yaml"
@@ -180,7 +180,11 @@ def run_variant(variant: Variant, seed: int, data_dir: Path, runs_dir: str = RUN
               "overrides": variant.overrides,
               **collect(plan.config.run_dir, record), "wall_seconds": round(wall, 1), "peak_rss_mb": round(memory.peak / 2**20)}
     if record.get("status") == "finished":
-        backends = compare_backends(plan.config.run_dir, data_dir)
+        try:
+            backends = compare_backends(plan.config.run_dir, data_dir)
+        except MeasurementError as error:  # the run's own results are kept
+            print(f"Notice: prediction not measured: {error}", file=sys.stderr, flush=True)
+            return result
         torch = dict(backends["torch"])  # the training stack's numbers are the run's own columns too
         result.update(predict_seconds=torch.pop("predict_seconds"), inference=torch, backends=backends)
     return result

@@ -54,8 +54,8 @@ class MemberKind:
         raise NotImplementedError
 
     def export_problem(self) -> str | None:
-        """Why this loaded member cannot be exported (None: it can); by default `no_export` for a kind without a runtime."""
-        return None if self.export_runtime else self.no_export
+        """Why this loaded member cannot be exported (None: it can), for a kind with an `export_runtime`."""
+        return None
 
     def export(self, folder: Path, float16: bool = False) -> None:
         """Write into `folder` what `export_runtime` reads: its `Class(folder).probs(texts, batch_size)` must give this member's

@@ -18,7 +18,7 @@ from .text_pipeline import NavecVectors, WordInputs, preprocessor, text_settings
 
 GRAPH, SETTINGS = "bigru.onnx", "bigru.json"
 INPUTS, OUTPUT = ["vectors", "lengths", "ngram_ids", "word_index"], "probs"
-THREADS = 1  # measured on a shared 2-core machine: 2 threads (intra-op, or folds side by side) took 1.6-2x the CPU and more wall
+THREADS = 1  # on a shared 2-core machine 2 intra-op threads ran 1.5x faster with the other core idle, 2-15x slower with it busy
 
 
 def why_not_exportable(models: Sequence) -> str | None:

@@ -42,12 +42,17 @@ def test_benchmark_runs_the_pipeline_on_the_sample_and_writes_the_results(sample
                                           "06_error_analysis"]
     assert entry["train_rows_per_second"] > 0 and entry["inference"]["texts"] == 150 and entry["inference"]["texts_per_second"] > 0
     assert 0 < entry["predict_seconds"] < 120
+    backends = entry["backends"]  # the pipeline exported the run: both backends side by side, deciding alike
+    assert backends["differing_decisions"] == {"valid": 0, "test": 0} and backends["max_prob_difference"] < 1e-5
+    assert backends["torch"]["predict_seconds"] == entry["predict_seconds"] and backends["onnx"]["texts"] == 150
+    assert (run_dir / "export" / "manifest.json").is_file() and 0 < backends["export_mb"] < 200
     assert entry["peak_rss_mb"] > 100  # the kernels hold torch: hundreds of MB
     table = (root / "results.md").read_text(encoding="utf-8")
     low, high = entry["cv_weighted_f1_ci"]
     assert f"| sample | 42 | {expanded} | {entry['cv_weighted_f1']:.4f} ({low:.4f}-{high:.4f}) |" in table
     assert f"| sample | the tests' small run | 42 (1) | {entry['cv_weighted_f1']:.4f} | – | " in table
     assert "Every variant was measured with the same 1 seed(s): 42." in table
+    assert f"| sample | 42 | {backends['export_mb']:.1f} MB | {backends['onnx']['predict_seconds']:.2f} s / " in table
     assert f"{results['machine']['cores']} cores" in table and "| anger | disgust | fear | joy | sadness | surprise | neutral |" in table
     assert main(["--data-dir", str(SAMPLE_DIR), "--variants", str(root / "variants.yaml"), "--out", str(tmp_path / "results"),
                  "--only", "missing"]) == 2

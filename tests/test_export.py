@@ -19,10 +19,12 @@ from conftest import REPO_ROOT, SAMPLE_DIR
 
 from utils.core.labels import LABELS
 from utils.core.splits import label_matrix, read_split
+from utils.export.agreement import EDGE_TEXTS
 from utils.export.manifest import EXPORT_DIR, MANIFEST, RUN_RECORD
 from utils.export.runtime import DecisionRule, ExportedPredictor
-from utils.export.tfidf_arrays import TfidfArrays
-from utils.export.writer import EDGE_TEXTS, export_run
+from utils.export.writer import export_run
+from utils.members.text_pipeline import read_lines
+from utils.members.tfidf_arrays import TfidfArrays
 
 TINY_RUN = {"train.folds": 2, "train.seeds": 2, "train.epochs": 1, "train.num_threads": 1, "model.navec.hidden_size": 16,
             "model.head.hidden_size": 16, "members.tfidf.max_iter": 50, "members.tfidf.weight": 3,
@@ -80,7 +82,7 @@ def sample_texts() -> list[str]:
 def test_the_export_answers_as_the_training_stack(run_dir):
     from utils.inference.predictor import Predictor
 
-    run_words = set((run_dir / EXPORT_DIR / "neural" / "run_words.txt").read_text(encoding="utf-8").split("\n"))
+    run_words = set(read_lines(run_dir / EXPORT_DIR / "neural" / "run_words.txt.gz"))
     assert not run_words & set(NEW_WORDS)  # so the texts below take the open vocabulary's path
     texts = sample_texts()
     torch_predictor, exported = Predictor.from_run(run_dir), ExportedPredictor.from_folder(run_dir / EXPORT_DIR)
@@ -113,7 +115,7 @@ def test_the_manifest_hashes_every_file_and_nothing_is_pickled(run_dir):
     files = sorted(p for p in export.rglob("*") if p.is_file() and p.name != MANIFEST)
     assert sorted(manifest["files"]) == [p.relative_to(export).as_posix() for p in files]
     assert all(manifest["files"][p.relative_to(export).as_posix()] == hashlib.sha256(p.read_bytes()).hexdigest() for p in files)
-    assert {p.suffix for p in files} == {".npy", ".txt", ".json", ".onnx"}
+    assert {p.suffix for p in files} == {".npy", ".gz", ".json", ".onnx"}  # .gz: word lists, one a line
     for path in export.rglob("*.npy"):
         np.load(path, allow_pickle=False)
     onnx.checker.check_model(str(export / "neural" / "bigru.onnx"))
@@ -121,10 +123,36 @@ def test_the_manifest_hashes_every_file_and_nothing_is_pickled(run_dir):
     assert manifest["made_from"] == {"model": record["steps"]["03_training"]["products"]["model"],
                                      "members": record["steps"]["03_training"]["products"]["members"],
                                      "thresholds.json": record["steps"]["04_threshold_search"]["products"]["thresholds.json"]}
-    assert [(m["name"], m["kind"], m["weight"]) for m in manifest["members"]] == [("neural", "navec_bigru", 0.25), ("tfidf", "tfidf", 0.75)]
+    assert [(m["name"], m["kind"], m["runtime"], m["weight"]) for m in manifest["members"]] == [
+        ("neural", "bigru", "utils.members.bigru_onnx:OnnxBiGru", 0.25), ("tfidf", "tfidf", "utils.members.tfidf_arrays:TfidfArrays", 0.75)]
     assert len(list((run_dir / "model").glob("fold_*"))) == 4  # both seeds' fold models, all in the graph
     assert json.loads((export / "neural" / "bigru.json").read_text(encoding="utf-8"))["folds"] == 4
-    assert max(manifest["checked"]["max_difference"].values()) < 1e-5
+    assert max(manifest["checked"]["max_difference"].values()) < 1e-5 and manifest["float16"] is False
+    assert manifest["checked"]["texts"] == len(sample_texts()) - 4 and manifest["checked"]["differing_decisions"] == 0  # valid, test, edges
+
+
+def test_float16_tables_are_half_the_size_and_decide_as_the_training_stack(run_dir, tmp_path):
+    import onnx
+    from onnx import numpy_helper
+
+    from utils.export.manifest import export_size
+    from utils.inference.predictor import Predictor
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        half = export_run(run_dir, tmp_path / "half", float16=True)
+    graph = onnx.load(str(half / "neural" / "bigru.onnx")).graph
+    tables = {t.name: numpy_helper.to_array(t).dtype for t in graph.initializer if t.name.startswith("table_")}
+    assert tables == {f"table_{k}_float16": np.float16 for k in range(4)}
+    assert np.load(half / "tfidf" / "coef_by_feature.npy").dtype == np.float16
+    full, halved = export_size(run_dir / EXPORT_DIR), export_size(half)
+    assert halved < full - 0.4 * (np.load(run_dir / EXPORT_DIR / "tfidf" / "coef_by_feature.npy").nbytes)
+    manifest = json.loads((half / MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["float16"] is True and manifest["checked"]["differing_decisions"] == 0
+    texts = sample_texts()
+    torch_predictor, exported = Predictor.from_run(run_dir), ExportedPredictor.from_folder(half)
+    expected, probs = torch_predictor.probs(texts), exported.probs(texts)
+    assert 1e-6 < np.abs(probs - expected).max() < 1e-3
+    assert (exported.decide(probs) == torch_predictor.decide(expected)).all()
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
@@ -191,9 +219,9 @@ def test_the_runtime_decision_rule_is_the_kits(empty_rule):
 
 def test_members_the_export_does_not_cover_say_why():
     from utils.core.settings import HeadConfig, NavecConfig, TextConfig
-    from utils.export.onnx_bigru import why_not_exportable as bigru_reason
-    from utils.export.tfidf_arrays import why_not_exportable as tfidf_reason
+    from utils.members.bigru_onnx import why_not_exportable as bigru_reason
     from utils.members.tfidf import TfidfClassifier, TfidfConfig
+    from utils.members.tfidf_arrays import why_not_exportable as tfidf_reason
     from utils.training.backbones import NavecBackbone
     from utils.training.model import Model
     from utils.training.word_tokenizer import WordTokenizer
@@ -219,6 +247,7 @@ def test_a_member_of_a_kind_without_an_export_is_refused_and_the_export_made_bef
     record["steps"]["03_training"]["members"]["neural"]["kind"] = "encoder"  # as notebook 03 records a Hugging Face backbone
     (copy / RUN_RECORD).write_text(json.dumps(record), encoding="utf-8")
     before = (copy / EXPORT_DIR / MANIFEST).read_bytes()
-    with pytest.raises(NotExportableError, match=r"member 'neural' \(kind encoder\) has no export; exported kinds: \['bigru', 'tfidf'\]$"):
+    with pytest.raises(NotExportableError, match=r"member 'neural' \(kind encoder\) cannot be exported: a Hugging Face backbone has no "
+                                                 r"ONNX export in the kit yet$"):
         export_run(copy)
     assert (copy / EXPORT_DIR / MANIFEST).read_bytes() == before and not (copy / f".{EXPORT_DIR}.tmp").exists()

@@ -29,6 +29,8 @@ class MemberKind:
     neural: ClassVar[bool] = False  # True: notebook 03's network, trained in its own processes into model/ (one per run)
     legacy_section: ClassVar[str | None] = None  # a top-level settings section of older runs mapped onto this kind's member
     run_settings: ClassVar[dict[str, str]] = {}  # its keys that are the run's settings, e.g. {"backbone": "model.backbone"}
+    export_runtime: ClassVar[str | None] = None  # "module:Class" running its export with numpy/onnxruntime alone; None: no export
+    no_export: ClassVar[str] = "its kind has no export"  # why not, said when export_runtime is None
 
     def __init__(self, name: str, settings: MemberSettings):
         self.name, self.settings = name, settings
@@ -50,6 +52,16 @@ class MemberKind:
 
     def predict(self, texts: Sequence[str], part: int | None = None, batch_size: int = 256) -> np.ndarray:
         """(n, 7) probabilities in the input order: of the k-th part (trained without fold k), or the mean of all parts."""
+        raise NotImplementedError
+
+    def export_problem(self) -> str | None:
+        """Why this loaded member cannot be exported (None: it can), for a kind with an `export_runtime`."""
+        return None
+
+    def export(self, folder: Path, float16: bool = False) -> None:
+        """Write into `folder` what `export_runtime` reads: its `Class(folder).probs(texts, batch_size)` must give this member's
+        `predict(texts)` (within 1e-5, checked on export) without importing torch or scikit-learn. `float16`: large float
+        tables may be stored in half precision (then within 1e-3, with every decision of the run's texts unchanged)."""
         raise NotImplementedError
 
     def predict_held_out(self, run: Any, texts: Sequence[str]) -> np.ndarray:

@@ -11,16 +11,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 
 import numpy as np
 
 from ..core.ensemble import Ensemble
-from . import onnx_bigru, tfidf_arrays
-from .manifest import MANIFEST, read_json_file
+from .manifest import MANIFEST, format_problem, read_json_file
 
-MEMBER_KINDS = {onnx_bigru.KIND: onnx_bigru.OnnxBiGru, tfidf_arrays.KIND: tfidf_arrays.TfidfArrays}  # kind -> its runtime class
 EPSILON = 1e-6  # probabilities are clipped to [EPSILON, 1 - EPSILON] before recalibration (utils.thresholds.recalibration)
+
+
+def runtime_class(name: str) -> type:
+    """The class a member's manifest entry names as "module:Class" (its kind's `export_runtime`): `Class(folder)` reads the
+    member's export, `.probs(texts, batch_size)` gives (n, 7) probabilities."""
+    module, _, attribute = name.partition(":")
+    try:
+        return getattr(import_module(module), attribute)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ValueError(f"member runtime {name!r} cannot be imported ({error}): expected 'module:Class', the module importable") from None
 
 
 @dataclass
@@ -33,6 +42,14 @@ class DecisionRule:
     empty_rule: str
     coef: np.ndarray | None = None
     intercept: np.ndarray | None = None
+
+    @classmethod
+    def from_dict(cls, rule: dict, labels: list[str]) -> DecisionRule:
+        """The rule as the manifest writes it: thresholds by label, empty_rule, recalibration (coef, intercept) or None."""
+        recalibration = rule.get("recalibration") or {}
+        return cls(np.array([rule["thresholds"][label] for label in labels]), rule["empty_rule"],
+                   np.asarray(recalibration["coef"]) if recalibration else None,
+                   np.asarray(recalibration["intercept"]) if recalibration else None)
 
     def recalibrated(self, probs: np.ndarray) -> np.ndarray:
         if self.coef is None:
@@ -56,7 +73,7 @@ class DecisionRule:
 class ExportedPredictor:
     """The export's members (their runtime classes), their blend and the decision rule."""
 
-    members: dict[str, object]  # member name -> its runtime class
+    members: dict[str, object]  # member name -> its runtime (an instance of the class its manifest entry names)
     ensemble: Ensemble  # the members' weights, summing to 1 (the training stack's blend)
     rule: DecisionRule
     labels: list[str]
@@ -66,14 +83,13 @@ class ExportedPredictor:
     def from_folder(cls, folder: str | Path) -> ExportedPredictor:
         folder = Path(folder)
         manifest = read_json_file(folder / MANIFEST, "export manifest (write one with: python -m utils.export runs/<name>)")
-        members = {member["name"]: MEMBER_KINDS[member["kind"]](folder / member["folder"]) for member in manifest["members"]}
+        problem = format_problem(manifest)
+        if problem:
+            raise ValueError(f"{folder}: {problem}")
+        members = {member["name"]: runtime_class(member["runtime"])(folder / member["folder"]) for member in manifest["members"]}
         ensemble = Ensemble({member["name"]: member["weight"] for member in manifest["members"]})
         rule = manifest["decision"]
-        recalibration = rule.get("recalibration") or {}
-        decision = DecisionRule(np.array([rule["thresholds"][label] for label in manifest["labels"]]), rule["empty_rule"],
-                                np.asarray(recalibration["coef"]) if recalibration else None,
-                                np.asarray(recalibration["intercept"]) if recalibration else None)
-        return cls(members, ensemble, decision, manifest["labels"], rule.get("note"))
+        return cls(members, ensemble, DecisionRule.from_dict(rule, manifest["labels"]), manifest["labels"], rule.get("note"))
 
     def raw_probs(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """(n, 7) the members' probabilities blended (before recalibration) by the Ensemble formula the Predictor uses."""

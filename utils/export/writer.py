@@ -1,70 +1,26 @@
-"""`export_run`: a finished run's members and decision rule -> runs/<name>/export/ (ONNX graphs, .npy arrays, text and JSON;
-nothing pickled), checked against the training stack on the run's valid texts before it is swapped in."""
+"""`export_run`: a finished run's members and decision rule -> runs/<name>/export/ (ONNX graphs, .npy arrays, gzipped word
+lists and JSON; nothing pickled), checked against the training stack (utils.export.agreement) before it is swapped in."""
 from __future__ import annotations
 
 import json
 import shutil
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from ..core.ensemble import Ensemble
-from ..core.errors import KitError
 from ..core.labels import LABELS
+from ..core.member_kinds import MemberKind, kind_class
 from ..core.paths import THRESHOLDS
 from ..core.run_record import StaleProductError, input_problems, read_record, stale_message
 from ..core.settings import RunConfig
+from ..core.splits import SPLIT_FILES
 from ..members import RECORDED_BEFORE_KINDS
-from . import onnx_bigru, tfidf_arrays
-from .manifest import EXPORT_DIR, FORMAT_VERSION, MANIFEST, file_hashes, recorded_sources
+from .agreement import NotExportableError, agreement, check_texts
+from .manifest import EXPORT_DIR, FORMAT_VERSION, MANIFEST, export_size, file_hashes, recorded_sources
+from .runtime import DecisionRule, runtime_class
 
-TOLERANCE = 1e-5  # the most an exported member's probability may differ from the training stack's
-EDGE_TEXTS = ["", "   ", "😀😀😀", "ну 👍 ок", "ыетс qwertyzxcv фывапролджэ", "[ИМЯ] пришёл!!! Ёлки-палки...", "a", "слово " * 300]
 FALLBACK_RULE = {"thresholds": dict.fromkeys(LABELS, 0.5), "empty_rule": "top", "recalibration": None,
                  "note": "notebook 04 has not run: 0.5 for every label, the top label for rows with none"}  # as the Predictor's
-
-
-class NotExportableError(KitError, ValueError):
-    """A run or member the export does not cover; the message says why (utils.predict then uses the training stack)."""
-
-
-@dataclass
-class MemberExport:
-    """How one member kind is exported: load it from its product folder, say why it cannot be exported, write it."""
-
-    kind: str
-    load: object  # product folder -> the loaded member
-    why_not: object  # loaded member -> reason or None
-    write: object  # (loaded member, folder) -> settings
-    torch_probs: object  # (loaded member, texts) -> (n, 7) probabilities from the training stack
-
-
-def _load_neural(path: Path):
-    from ..training.checkpoint import load_models
-
-    return load_models(path)
-
-
-def _neural_probs(models, texts):
-    from ..training.prediction import predict_probs
-
-    return predict_probs(models, texts, num_threads=0)
-
-
-def _load_tfidf(path: Path):
-    from ..members.tfidf import TfidfClassifier
-
-    return TfidfClassifier.load(path)
-
-
-EXPORTERS = {  # member kind in the run record -> how it is exported; model/ holds every seed's fold models: all are exported
-    "bigru": MemberExport(onnx_bigru.KIND, _load_neural, onnx_bigru.why_not_exportable,
-                           onnx_bigru.export_bigru, _neural_probs),
-    "tfidf": MemberExport(tfidf_arrays.KIND, _load_tfidf, tfidf_arrays.why_not_exportable, tfidf_arrays.export_tfidf,
-                          lambda member, texts: member.probs(texts)),
-}
 
 
 def finished_run(run_dir: Path) -> tuple[dict, dict]:
@@ -94,45 +50,33 @@ def decision_rule(run_dir: Path, record: dict) -> dict:
     return {"thresholds": choice.thresholds, "empty_rule": choice.empty_rule, "recalibration": choice.recalibration, "note": None}
 
 
-def check_texts(record: dict) -> list[str]:
-    """The texts the export is checked on: the run's valid texts when its data folder is here, and edge cases."""
-    from ..core.splits import SPLIT_FILES, read_split
-
-    valid = Path(record.get("data_dir") or "") / SPLIT_FILES["valid"]
-    return [*(read_split(valid).text if valid.is_file() else []), *EDGE_TEXTS]
-
-
-def export_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
+def export_run(run_dir: str | Path, out: str | Path | None = None, float16: bool = False) -> Path:
     """Export the run's members and decision rule into `out` (default runs/<name>/export/), replacing an export made before
-    (announced); each member's probabilities are checked against the training stack's (at most TOLERANCE apart)."""
+    (announced), once it agrees with the training stack (`agreement`); `float16`: the members' large tables in half precision."""
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / EXPORT_DIR
     record, members = finished_run(run_dir)
+    if float16 and not (Path(record.get("data_dir") or "") / SPLIT_FILES["test"]).is_file():
+        raise NotExportableError(f"{run_dir}: --float16 is checked on the run's valid and test texts, and its data folder "
+                                 f"({record.get('data_dir')}) is not here")
     staging = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        texts, entries, differences = check_texts(record), [], {}
-        weights = Ensemble.normalised({name: member["weight"] for name, member in members.items()}).weights
-        for name, member in members.items():
-            kind = member.get("kind") or RECORDED_BEFORE_KINDS.get(name)
-            exporter = EXPORTERS.get(kind)
-            if exporter is None:
-                raise NotExportableError(f"{run_dir}: member '{name}' (kind {kind}) has no export; exported kinds: {sorted(EXPORTERS)}")
-            loaded = exporter.load(run_dir / member["path"])
-            reason = exporter.why_not(loaded)
-            if reason:
-                raise NotExportableError(f"{run_dir}: member '{name}' cannot be exported: {reason}")
-            exporter.write(loaded, staging / name)
-            probs = exported_member_probs(staging / name, exporter.kind, texts)
-            differences[name] = float(np.abs(probs - exporter.torch_probs(loaded, texts)).max())
-            if differences[name] > TOLERANCE:
-                raise NotExportableError(f"{run_dir}: the exported member '{name}' differs from the training stack by "
-                                         f"{differences[name]:.2e} (more than {TOLERANCE:g}) on {len(texts)} texts")
-            entries.append({"name": name, "kind": exporter.kind, "weight": weights[name], "folder": name})
+        texts, entries, exported, expected = check_texts(record.get("data_dir")), [], {}, {}
+        ensemble = Ensemble.normalised({name: member["weight"] for name, member in members.items()})
+        for name, recorded in members.items():
+            member = exportable_member(run_dir, name, recorded)
+            member.export(staging / name, float16)
+            exported[name] = runtime_class(member.export_runtime)(staging / name).probs(texts)
+            expected[name] = member.predict(texts)
+            entries.append({"name": name, "kind": member.kind, "runtime": member.export_runtime, "weight": ensemble.weights[name],
+                            "folder": name})
+        rule = decision_rule(run_dir, record)
+        checked = agreement(run_dir, texts, exported, expected, ensemble, DecisionRule.from_dict(rule, LABELS), float16)
         manifest = {"format_version": FORMAT_VERSION, "run": run_dir.resolve().name, "labels": LABELS,
-                    "made_from": recorded_sources(record), "members": entries, "decision": decision_rule(run_dir, record),
-                    "checked": {"texts": len(texts), "max_difference": differences}, "files": file_hashes(staging)}
+                    "made_from": recorded_sources(record), "members": entries, "decision": rule, "float16": float16,
+                    "checked": checked, "files": file_hashes(staging)}
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
         if out.exists():
             print(f"Replacing the export made before in {out}")
@@ -143,16 +87,18 @@ def export_run(run_dir: str | Path, out: str | Path | None = None) -> Path:
     return out
 
 
-def exported_member_probs(folder: Path, kind: str, texts: list[str]) -> np.ndarray:
-    """One exported member's probabilities, through its runtime class."""
-    from .runtime import MEMBER_KINDS
-
-    return MEMBER_KINDS[kind](folder).probs(texts)
-
-
-def export_size(folder: Path) -> int:
-    """Bytes of all files under `folder`."""
-    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+def exportable_member(run_dir: Path, name: str, recorded: dict) -> MemberKind:
+    """The run's member `name` loaded by its kind (the record's, or the kind of a member recorded before kinds), refused
+    in one line when its kind or the member itself cannot be exported."""
+    kind = recorded.get("kind") or RECORDED_BEFORE_KINDS.get(name)
+    found = kind_class(kind)
+    if found.export_runtime is None:
+        raise NotExportableError(f"{run_dir}: member '{name}' (kind {kind}) cannot be exported: {found.no_export}")
+    member = found.load(name, run_dir / recorded["path"])
+    reason = member.export_problem()
+    if reason:
+        raise NotExportableError(f"{run_dir}: member '{name}' (kind {kind}) cannot be exported: {reason}")
+    return member
 
 
 def print_summary(folder: Path) -> None:
@@ -160,5 +106,6 @@ def print_summary(folder: Path) -> None:
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     checked = manifest["checked"]
     differences = ", ".join(f"{name} {value:.1e}" for name, value in checked["max_difference"].items())
-    print(f"Exported to {folder} ({export_size(folder) / 1e6:.1f} MB); largest difference from the training stack on "
-          f"{checked['texts']} texts: {differences}", file=sys.stdout)
+    print(f"Exported to {folder} ({export_size(folder) / 1e6:.1f} MB{', float16 tables' if manifest['float16'] else ''}); on "
+          f"{checked['texts']} texts the largest difference from the training stack: {differences}; texts decided otherwise: "
+          f"{checked['differing_decisions']}", file=sys.stdout)

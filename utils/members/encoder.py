@@ -21,3 +21,4 @@ class EncoderMember(NeuralMember):
                              f"kind's): give {MemberSettings.section}.backbone=NAME, a name or a local folder (e.g. "
                              "ai-forever/ruRoberta-large)")
         return cls.kind
+    no_export = "a Hugging Face backbone has no ONNX export in the kit yet"

@@ -190,6 +190,7 @@ class TfidfMember(MemberKind):
     description = "TF-IDF of words and characters -> a logistic regression per label (one set per fold)"
     settings = TfidfConfig
     legacy_section = "tfidf"  # older runs: tfidf.weight (its share; 0: off) and tfidf.KEY
+    export_runtime = "utils.members.tfidf_arrays:TfidfArrays"  # plain arrays and a numpy transform equal to scikit-learn's
 
     def train(self, run) -> np.ndarray:
         data = run.data
@@ -205,6 +206,16 @@ class TfidfMember(MemberKind):
         member = cls(name, model.config)
         member.model = model
         return member
+
+    def export_problem(self) -> str | None:
+        from .tfidf_arrays import why_not_exportable
+
+        return why_not_exportable(self.model)
+
+    def export(self, folder: Path, float16: bool = False) -> None:
+        from .tfidf_arrays import export_tfidf
+
+        export_tfidf(self.model, folder, float16)
 
     def predict(self, texts: Sequence[str], part: int | None = None, batch_size: int = 256) -> np.ndarray:
         return self.model.probs_of_features(self.model.features(list(texts)), None if part is None else [part])

@@ -2,13 +2,14 @@
 results table is written.
 
     python -m utils.benchmark [--seeds N | --seeds S1 S2 ...] [--data-dir DIR] [--variants FILE] [--only NAME ...]
-                              [--out benchmarks/results] [--quiet]
+                              [--out benchmarks/results] [--runs-dir DIR] [--quiet] [--backends]
 
 Each variant is a set of overrides from the variants file (benchmarks/variants.yaml); every variant runs with the same
 seeds: `--seeds N` (default 3) takes the kit's default seed (42) and the next integers (42, 43, 44), `--seeds 42 7` names
 them. The run of a variant and seed goes to runs/benchmark/<name>-s<seed>/ (replaced on every benchmark); results.json
 keeps earlier runs of other (variant, seed) pairs on the same data, so a benchmark can be run piecewise, and results.md
-is rewritten from it.
+is rewritten from it. Each finished run's two prediction backends are measured side by side (utils.run.backends);
+`--backends` measures them again for the chosen runs without running anything.
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import contextlib
 import json
 import os
 import platform
-import subprocess
 import sys
 import threading
 import time
@@ -28,10 +28,10 @@ from pathlib import Path
 from ..core.data_dir import find_data_dir
 from ..core.errors import KitError
 from ..core.files import UnreadableFileError, read_json, read_yaml, write_text
-from ..core.paths import INFERENCE_RECORD, METRICS, REPO_ROOT, THRESHOLDS
+from ..core.paths import INFERENCE_RECORD, METRICS, REPO_ROOT, THRESHOLDS, repo_path
 from ..core.settings import ConfigError, RunConfig, check_run_name
-from ..core.splits import SPLIT_FILES, TEXT
 from ..core.summary import run_summary
+from .backends import MeasurementError, compare_backends
 from .benchmark_results import merge, results_markdown, summarise
 
 VARIANTS_FILE = REPO_ROOT / "benchmarks" / "variants.yaml"
@@ -108,24 +108,6 @@ class PeakMemory:
         self._thread.join()
 
 
-def inference_speed(run_dir: Path, data_dir: Path) -> dict:
-    """Texts per second of the finished run's predictor over the whole test file: models loaded, warmed up on valid texts,
-    then one pass (the preprocessing remembers texts it has seen, so a second pass over the same texts would flatter it)."""
-    from ..core.splits import read_split
-    from ..inference.predictor import Predictor
-
-    texts = read_split(data_dir / SPLIT_FILES["test"], test=True)[TEXT].tolist()
-    began = time.perf_counter()
-    predictor = Predictor.from_run(run_dir)
-    load_seconds = time.perf_counter() - began
-    predictor.probs(read_split(data_dir / SPLIT_FILES["valid"])[TEXT].tolist()[:256])
-    began = time.perf_counter()
-    predictor.probs(texts)
-    seconds = time.perf_counter() - began
-    return {"texts": len(texts), "seconds": round(seconds, 2), "texts_per_second": round(len(texts) / seconds),
-            "load_seconds": round(load_seconds, 2)}
-
-
 def training_speed(run_dir: Path) -> float | None:
     """Training rows per second of the neural model (all folds and epochs; the scoring passes left out)."""
     import pandas as pd
@@ -137,17 +119,6 @@ def training_speed(run_dir: Path) -> float | None:
     if not {"rows", "train_seconds"} <= set(history.columns):
         return None
     return round(float(history["rows"].sum() / history["train_seconds"].sum()))
-
-
-def predict_latency(run_dir: Path, repeats: int = 2) -> float:
-    """Seconds of `python -m utils.predict --model RUN --text ...` from a cold start (a new process), best of `repeats`."""
-    command = [sys.executable, "-m", "utils.predict", "--model", str(run_dir), "--text", "ну ыетс вообще жесть я боюсь"]
-    seconds = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        subprocess.run(command, cwd=REPO_ROOT, capture_output=True, check=True)
-        seconds.append(time.perf_counter() - began)
-    return round(min(seconds), 2)
 
 
 def collect(run_dir: Path, record: dict) -> dict:
@@ -209,12 +180,19 @@ def run_variant(variant: Variant, seed: int, data_dir: Path, runs_dir: str = RUN
               "overrides": variant.overrides,
               **collect(plan.config.run_dir, record), "wall_seconds": round(wall, 1), "peak_rss_mb": round(memory.peak / 2**20)}
     if record.get("status") == "finished":
-        result.update(inference=inference_speed(plan.config.run_dir, data_dir), predict_seconds=predict_latency(plan.config.run_dir))
+        try:
+            backends = compare_backends(plan.config.run_dir, data_dir)
+        except MeasurementError as error:  # the run's own results are kept
+            print(f"Notice: prediction not measured: {error}", file=sys.stderr, flush=True)
+            return result
+        torch = dict(backends["torch"])  # the training stack's numbers are the run's own columns too
+        result.update(predict_seconds=torch.pop("predict_seconds"), inference=torch, backends=backends)
     return result
 
 
 def machine() -> dict:
     """What the times were measured on."""
+    import onnxruntime
     import torch
 
     cpu = platform.processor()
@@ -222,13 +200,36 @@ def machine() -> dict:
         cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                    if line.startswith("model name"))
     return {"cpu": cpu or "unknown", "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
-            "system": platform.platform()}
+            "onnxruntime": onnxruntime.__version__, "system": platform.platform()}
 
 
-def write_results(out: Path, results: dict) -> tuple[Path, Path]:
-    """results.json and results.md (each written to a temporary name, then renamed)."""
-    json_path = write_text(out.with_suffix(".json"), json.dumps(results, indent=2, ensure_ascii=False))
-    return json_path, write_text(out.with_suffix(".md"), results_markdown(results))
+def write_results(out: Path, data_dir: Path, runs: list[dict]) -> None:
+    """results.json and results.md of these runs (each written to a temporary name, then renamed), announced."""
+    results = {"date": datetime.now().isoformat(timespec="minutes"), "data_dir": shown_path(data_dir), "machine": machine(),
+               "runs": runs, "variants": summarise(runs)}
+    print(f"written {write_text(out.with_suffix('.json'), json.dumps(results, indent=2, ensure_ascii=False))}")
+    print(f"written {write_text(out.with_suffix('.md'), results_markdown(results))}")
+
+
+def measure_backends(chosen: list[tuple[Variant, int]], previous: dict, runs_dir: Path, data_dir: Path, out: Path) -> int:
+    """--backends: both prediction backends of the chosen finished runs, measured again and kept with their results."""
+    runs = previous.get("runs", [])
+    entries = {(run["name"], run["seed"]): run for run in runs}
+    for variant, seed in chosen:
+        entry, run_dir = entries.get((variant.name, seed)), runs_dir / run_name(variant, seed)
+        if not entry or entry.get("status") != "finished" or not run_dir.is_dir():
+            print(f"Not measured: variant '{variant.name}', seed {seed}: {out.with_suffix('.json')} lists no finished run of it in "
+                  f"{run_dir} (run the benchmark first)", file=sys.stderr)
+            return 2
+    for variant, seed in chosen:
+        print(f"=== both backends of {runs_dir / run_name(variant, seed)} ===", flush=True)
+        try:
+            entries[(variant.name, seed)]["backends"] = compare_backends(runs_dir / run_name(variant, seed), data_dir)
+        except (KitError, OSError) as error:
+            print(f"Not measured: variant '{variant.name}', seed {seed}: {error}", file=sys.stderr)
+            return 2
+        write_results(out, data_dir, runs)
+    return 0
 
 
 def shown_path(path: Path) -> str:
@@ -260,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs-dir", default=RUNS_DIR,
                         help=f"where the runs go, as <variant>-s<seed> (default {RUNS_DIR}; each is replaced)")
     parser.add_argument("--quiet", action="store_true", help="hide the notebooks' cell output")
+    parser.add_argument("--backends", action="store_true",
+                        help="run nothing: measure both prediction backends (the export and the training stack) of the chosen "
+                             "variants' finished runs in --runs-dir again (exporting a run whose export is not up to date); "
+                             "every run of the benchmark measures them anyway")
     args = parser.parse_args(argv)
     out = Path(args.out)
     try:
@@ -281,19 +286,17 @@ def main(argv: list[str] | None = None) -> int:
         previous = {}  # results of other data are not mixed in
     elif previous and "runs" not in previous:
         print(f"{out.with_suffix('.json')} holds results of the single-seed format (no per-seed runs): they are replaced")
+    chosen = [(variant, seed) for variant in variants if not args.only or variant.name in args.only for seed in seeds]
+    if args.backends:
+        return measure_backends(chosen, previous or {}, repo_path(args.runs_dir), data_dir, out)
     new = []
-    for variant in [variant for variant in variants if not args.only or variant.name in args.only]:
-        for seed in seeds:
-            try:
-                new.append(run_variant(variant, seed, data_dir, args.runs_dir, args.quiet))
-            except (KitError, OSError) as error:  # refused before it started: settings, run folder, data
-                print(f"Not started: variant '{variant.name}', seed {seed}: {error}", file=sys.stderr)
-                return 2
-            runs = merge(previous, new, {variant.name: variant.overrides for variant in variants})
-            results = {"date": datetime.now().isoformat(timespec="minutes"), "data_dir": shown_path(data_dir), "machine": machine(),
-                       "runs": runs, "variants": summarise(runs)}
-            for path in write_results(out, results):  # after every run: a later failure loses nothing
-                print(f"written {path}")
+    for variant, seed in chosen:
+        try:
+            new.append(run_variant(variant, seed, data_dir, args.runs_dir, args.quiet))
+        except (KitError, OSError) as error:  # refused before it started: settings, run folder, data
+            print(f"Not started: variant '{variant.name}', seed {seed}: {error}", file=sys.stderr)
+            return 2
+        write_results(out, data_dir, merge(previous, new, {variant.name: variant.overrides for variant in variants}))  # after every run
     return 0 if all(entry["status"] == "finished" for entry in new) else 1
 
 

@@ -120,6 +120,37 @@ def seeds_line(summaries: list[dict]) -> str:
     return f"Variants were measured with {counts[0]} to {counts[-1]} of the seeds {listed} (column 'seeds (n)')."
 
 
+def pair(measured: dict, key: str, digits: int = 0, unit: str = "") -> str:
+    """The export's and the training stack's value of `key`, e.g. `0.6 s / 3.9 s`."""
+    return " / ".join("–" if measured.get(backend) is None else f"{measured[backend][key]:.{digits}f}{unit}"
+                      for backend in ("onnx", "torch"))
+
+
+def backends_section(runs: list[dict]) -> list[str]:
+    """Lines of results.md comparing each run's two prediction backends (none when no run measured them)."""
+    measured = [run for run in runs if run.get("backends")]
+    if not measured:
+        return []
+    lines = ["", "## Both backends", "", "Each finished run predicted by its export (`--backend onnx`: onnxruntime + numpy, "
+             "runs/<name>/export/) and by the training stack (`--backend torch`), measured by `python -m utils.benchmark` after the run "
+             "or again with `python -m utils.benchmark --backends --only NAME --runs-dir DIR`. Cold predict: `python -m utils.predict "
+             "--model RUN --text \"...\" --backend B`, a new process each time, best of 3. Texts/s: one pass over the test texts in a "
+             "process of its own, after loading and a warm-up on 256 valid texts (load: seconds to load the predictor). Decided "
+             "otherwise: texts whose 7 decisions are not all the same under both backends; max difference: of the probabilities "
+             "the thresholds apply to, over valid and test.", "",
+             "| variant | seed | export | cold predict --text (onnx / torch) | texts/s (onnx / torch) | load (onnx / torch) "
+             "| valid: decided otherwise | test: decided otherwise | max prob. difference |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
+    for run in measured:
+        b = run["backends"]
+        export = f"{b['export_mb']:.1f} MB" if b.get("onnx") else f"none: {b.get('note', '')}"
+        differing = [f"{b['differing_decisions'][split]} of {b['rows'][split]}" if b.get("onnx") else "–" for split in ("valid", "test")]
+        difference = f"{b['max_prob_difference']:.1e}" if b.get("onnx") else "–"
+        lines.append(f"| {run['name']} | {run['seed']} | {export} | {pair(b, 'predict_seconds', 2, ' s')} | {pair(b, 'texts_per_second')} "
+                     f"| {pair(b, 'load_seconds', 2, ' s')} | {differing[0]} | {differing[1]} | {difference} |")
+    return lines
+
+
 def results_markdown(results: dict) -> str:
     """results.md: the machine and seeds, one row per variant (statistics over its seeds), one row per run, then per-label
     F1 and seconds per notebook averaged over the seeds."""
@@ -129,7 +160,8 @@ def results_markdown(results: dict) -> str:
         "",
         f"Written by `python -m utils.benchmark` on {results['date']}; data: `{results['data_dir']}`.",
         f"Machine: {results['machine']['cpu']}, {results['machine']['cores']} cores; Python {results['machine']['python']}, "
-        f"torch {results['machine']['torch']}. Absolute times vary between machines.",
+        f"torch {results['machine']['torch']}, onnxruntime {results['machine'].get('onnxruntime', '–')}. Absolute times vary between "
+        "machines.",
         "",
         seeds_line(summaries),
         "",
@@ -154,8 +186,8 @@ def results_markdown(results: dict) -> str:
                      f"| {_cell(s['cv_weighted_f1_mean'])} | {_cell(s['seed_sd'])} | {spread} | {delta} | {verdict} | {time} | {memory} |")
     lines += ["", "## Each run", "", "Honest CV F1 with its 95% bootstrap interval over valid rows; clean rows: the same estimate on "
               "the held-out rows as written; chosen rule's CV: the best of 12 cross-validated rules scored on the rows it was chosen "
-              "on (optimistic). Inference: the run's predictor over the test texts, models loaded. Predict: `python -m utils.predict "
-              "--model RUN --text ...` from a cold start.", "",
+              "on (optimistic). Inference: the training stack's predictor over the test texts, models loaded. Predict: `python -m "
+              "utils.predict --model RUN --text ...` from a cold start, the training stack (the export: see 'Both backends').", "",
               "| variant | seed | rows trained | honest CV F1 (95% interval) | clean rows | chosen rule's CV | decision rule "
               "| members (best single thr.) | time | infer texts/s | predict --text | peak memory | status |",
               "|---|---:|---:|---|---|---:|---|---|---:|---:|---:|---:|---|"]
@@ -178,6 +210,7 @@ def results_markdown(results: dict) -> str:
     for s in summaries:
         lines.append(f"| {s['name']} | " + " | ".join(_cell(s["step_seconds"].get(step), 1) for step in steps)
                      + f" | {_cell(s['mean_seconds'], 1)} |")
+    lines += backends_section(runs)
     lines += ["", "## Overrides of each variant (each run adds its `seed`)", ""]
     lines += [f"- `{s['name']}`: " + (", ".join(f"`{k}={json.dumps(val, ensure_ascii=False)}`" for k, val in s["overrides"].items())
                                       or "none")

@@ -1,7 +1,9 @@
-"""Run the numbered notebooks in order with papermill: one set of settings, one run folder, a summary at the end.
+"""Run the numbered notebooks in order with papermill: one set of settings, one run folder, its export for shipping
+(utils.export, after notebook 05), a summary at the end.
 
     python -m utils.pipeline [--config FILE] [-p key=value ...] [--data-dir DIR] [--run NAME]
                              [--from NN | --only NN | --resume | --force] [--kernel NAME] [--notebooks DIR] [--verbose | --quiet]
+                             [--no-export]
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ from ..core.settings_io import load_config, parse_overrides
 from ..core.splits import DataError, load_competition
 from ..core.steps import STEPS
 from ..core.summary import estimate_lines, run_summary, write_run_summary
+from ..inference.contract import INFERENCE
 from .kernels import LoggedKernelManager
 from .report import try_write_report
 
@@ -265,7 +268,35 @@ def summarize(run_dir: Path, record: dict) -> str:
         lines.append(f"thresholds: not available{unreadable}")
     lines.append(f"submission: {record.get('submission') or 'not available'}")
     lines.append(f"report: {record.get('report') or 'not available'}")
+    lines.append(f"export: {export_line(run_dir)}")
     return "\n".join(lines)
+
+
+def export_line(run_dir: Path) -> str:
+    """The run's export for utils.predict when it is fresh, with its size; else how to make one."""
+    from ..export.manifest import EXPORT_DIR, export_size, stale_reasons
+
+    export = run_dir / EXPORT_DIR
+    try:
+        stale = stale_reasons(run_dir, export)
+    except ValueError as error:  # an unreadable record or manifest: the end of a run reports what it can
+        return f"not available ({error})"
+    return f"none up to date (python -m utils.export {run_dir})" if stale else f"{export} ({export_size(export) / 1e6:.1f} MB)"
+
+
+def export_finished_run(run_dir: Path) -> None:
+    """Export the run (utils.export) unless its export is up to date; a failure is one notice: the run stays finished and
+    utils.predict uses the training stack."""
+    from ..export.manifest import EXPORT_DIR, stale_reasons
+    from ..export.writer import export_run
+
+    try:
+        if stale_reasons(run_dir, run_dir / EXPORT_DIR):
+            export_run(run_dir)
+    except Exception as error:  # whatever stops the export, the run's own products are done
+        reason = (str(error).splitlines() or [""])[0]
+        print(f"Notice: run not exported ({type(error).__name__}: {reason}); utils.predict uses the training stack. Export it "
+              f"with: python -m utils.export {run_dir}", file=sys.stderr, flush=True)
 
 
 @dataclasses.dataclass
@@ -279,6 +310,7 @@ class Plan:
     reuse: bool  # continuing an existing run (--from / --only / --resume)
     force: bool  # a full run that replaces the run folder
     only: bool = False  # --only: the later notebooks' products become stale
+    export: bool = True  # export the run (utils.export) when it finishes after notebook 05
 
 
 def check_backbone(name: str) -> None:
@@ -336,6 +368,7 @@ def plan_run(
     kernel: str = "python3",
     notebooks_dir: str | Path = NOTEBOOKS_DIR,
     resume: bool = False,
+    export: bool = True,
 ) -> Plan:
     """Check settings, run folder, data and kernel; raise ConfigError, FileNotFoundError or PipelineError, or return the plan."""
     reuse = bool(start or only or resume)
@@ -393,7 +426,7 @@ def plan_run(
         "data_dir": str(data_dir),
         "run_name": config.name,
     }
-    return Plan(config, selected, parameters, kernel, reuse, force, bool(only))
+    return Plan(config, selected, parameters, kernel, reuse, force, bool(only), export)
 
 
 def clear_run_folder(run_dir: Path) -> None:
@@ -461,6 +494,8 @@ def _run_locked(plan: Plan, shown: str) -> dict:
     later = stale_after(plan.config, every[every.index(plan.notebooks[-1]) + 1:]) if plan.only else []
     submission = submission if submission and Path(submission).is_file() else None
     _set_run(run_dir, status="finished", ended=timestamp(), submission=submission)
+    if plan.export and INFERENCE in [path.stem for path in plan.notebooks]:
+        export_finished_run(run_dir)
     write_run_summary(run_dir)
     record = _set_run(run_dir, report=try_write_report(run_dir))
     print("\n" + summarize(run_dir, record), flush=True)
@@ -549,10 +584,13 @@ def main(argv: list[str] | None = None) -> int:
     shown.add_argument("--verbose", action="store_true", help="show every line of every cell (default: the lines that matter: "
                        "fold scores, the estimate, where products are written, warnings)")
     shown.add_argument("--quiet", action="store_true", help="show nothing of the cells: a line per notebook and the summary")
+    parser.add_argument("--no-export", dest="export", action="store_false",
+                        help="do not export the run when it finishes after notebook 05 (by default runs/<name>/export/ is written "
+                             "for utils.predict and shipping: python -m utils.export, docs/export.md)")
     args = parser.parse_args(argv)
     try:
         plan = plan_run(args.config, args.overrides, args.data_dir, args.run, args.start, args.only, args.force, args.kernel,
-                        args.notebooks, args.resume)
+                        args.notebooks, args.resume, args.export)
     except (KitError, FileNotFoundError) as error:
         print(f"Not started: {error}", file=sys.stderr)
         return 2

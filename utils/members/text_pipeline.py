@@ -1,7 +1,8 @@
-"""Texts -> the navec BiGRU's inputs in numpy, as the kit's tokenizer makes them: preprocessing, words, hashed character
-n-grams, and every word's navec vector (open vocabulary: any word navec knows, in the run's word list or not)."""
+"""What exported members read, in numpy: a member's preprocessing, gzipped word lists, and the navec BiGRU's inputs as the
+kit's tokenizer makes them (words, hashed character n-grams, every word's navec vector: any word navec knows)."""
 from __future__ import annotations
 
+import gzip
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -12,8 +13,8 @@ import numpy as np
 from ..core.text import load_slips, preprocessor_of
 from ..core.words import split_words, word_ngrams
 
-NAVEC_WORDS, NAVEC_INDEXES, NAVEC_CODES = "navec_words.txt", "navec_indexes.npy", "navec_codes.npy"
-RUN_WORDS, RUN_WORD_IDS = "run_words.txt", "run_word_ids.npy"  # the run's word list and the words' rows in navec: looked up first
+NAVEC_WORDS, NAVEC_INDEXES, NAVEC_CODES = "navec_words.txt.gz", "navec_indexes.npy", "navec_codes.npy"
+RUN_WORDS, RUN_WORD_IDS = "run_words.txt.gz", "run_word_ids.npy"  # the run's word list and the words' rows in navec: looked up first
 
 
 def text_settings(text) -> dict | None:
@@ -35,18 +36,26 @@ def preprocessor(settings: dict | None):
     return _preprocessor(json.dumps(settings, sort_keys=True, ensure_ascii=False)) if settings else (lambda text: text)
 
 
+def write_lines(path: Path, lines: list[str], what: str) -> None:
+    """One entry a line, gzipped (word lists shrink about 5x; no time stamp, so the same lines give the same file)."""
+    if any("\n" in line for line in lines):
+        raise ValueError(f"{path.name}: a {what} holds a line break: it cannot be written one a line")
+    path.write_bytes(gzip.compress("\n".join(lines).encode("utf-8"), mtime=0))
+
+
+def read_lines(path: Path) -> list[str]:
+    return gzip.decompress(path.read_bytes()).decode("utf-8").split("\n")
+
+
 def write_navec(folder: Path, run_words: list[str]) -> None:
     """navec's words (one a line) and its product-quantised vectors (uint8 codes per word, float32 centroids) as .npy files;
     the run's words (all in navec) with their rows, a small table that saves reading navec's 250k words for most texts."""
     from ..core.navec import load_navec
 
     navec = load_navec()
-    words = navec.vocab.words
-    if any("\n" in word for word in [*words, *run_words]):
-        raise ValueError("a word holds a line break: it cannot be written one word a line")
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / NAVEC_WORDS).write_text("\n".join(words), encoding="utf-8")
-    (folder / RUN_WORDS).write_text("\n".join(run_words), encoding="utf-8")
+    write_lines(folder / NAVEC_WORDS, navec.vocab.words, "navec word")
+    write_lines(folder / RUN_WORDS, run_words, "word")
     np.save(folder / RUN_WORD_IDS, np.array([navec.vocab.word_ids[word] for word in run_words], dtype=np.int32))
     np.save(folder / NAVEC_INDEXES, np.ascontiguousarray(navec.pq.indexes, dtype=np.uint8))
     np.save(folder / NAVEC_CODES, np.ascontiguousarray(navec.pq.codes, dtype=np.float32))
@@ -58,7 +67,7 @@ class NavecVectors:
 
     def __init__(self, folder: Path):
         self.folder, self.everyword = folder, False
-        self.ids = dict(zip((folder / RUN_WORDS).read_text(encoding="utf-8").split("\n"), np.load(folder / RUN_WORD_IDS).tolist()))
+        self.ids = dict(zip(read_lines(folder / RUN_WORDS), np.load(folder / RUN_WORD_IDS).tolist()))
         self.indexes = np.load(folder / NAVEC_INDEXES, mmap_mode="r")
         self.codes = np.load(folder / NAVEC_CODES)
         self.dim = self.codes.shape[0] * self.codes.shape[2]
@@ -66,7 +75,7 @@ class NavecVectors:
     def of(self, words: list[str]) -> np.ndarray:
         """(len(words), 300) float32."""
         if not self.everyword and any(word not in self.ids for word in words):  # a word outside the run's list: read all of navec's
-            self.ids = {word: index for index, word in enumerate((self.folder / NAVEC_WORDS).read_text(encoding="utf-8").split("\n"))}
+            self.ids = {word: index for index, word in enumerate(read_lines(self.folder / NAVEC_WORDS))}
             self.everyword = True
         ids = np.array([self.ids.get(word, -1) for word in words], dtype=np.int64)
         vectors = np.zeros((len(words), self.dim), dtype=np.float32)

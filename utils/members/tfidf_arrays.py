@@ -8,15 +8,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from .text_pipeline import preprocessor, text_settings
+from .text_pipeline import preprocessor, read_lines, text_settings, write_lines
 
-KIND, SETTINGS, COEF, INTERCEPT = "tfidf", "tfidf.json", "coef_by_feature.npy", "intercept.npy"
+SETTINGS, COEF, INTERCEPT, TERMS = "tfidf.json", "coef_by_feature.npy", "intercept.npy", "_terms.txt.gz"  # TERMS: after the analyzer's name
 WORD_PATTERN = re.compile(r"(?u)\b\w+\b")
 KIT_ANALYZERS = {"words": "word", "chars": "char_wb"}
+WORD_CACHE = 200_000  # words whose character n-gram counts are remembered
 
 
 def why_not_exportable(member) -> str | None:
@@ -34,22 +36,19 @@ def why_not_exportable(member) -> str | None:
     return None
 
 
-def export_tfidf(member, folder: Path) -> dict:
-    """Write each analyzer's terms (one a line, in column order) and idf, and the regressions as (features, sets, 7) weights."""
+def export_tfidf(member, folder: Path, float16: bool = False) -> None:
+    """Write each analyzer's terms (one a line, in column order) and idf, and the regressions as (features, sets, 7) weights,
+    float16 ones when asked (the `tfidf` kind's export, read by TfidfArrays)."""
     folder.mkdir(parents=True, exist_ok=True)
     analyzers = []
     for name, vectorizer in member.vectorizers.items():
-        terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
-        if any("\n" in term for term in terms):
-            raise ValueError(f"a {name} term holds a line break: it cannot be written one term a line")
-        (folder / f"{name}_terms.txt").write_text("\n".join(terms), encoding="utf-8")
+        write_lines(folder / f"{name}{TERMS}", sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get), f"{name} term")
         np.save(folder / f"{name}_idf.npy", np.asarray(vectorizer.idf_, dtype=np.float32))
         analyzers.append({"name": name, "kind": KIT_ANALYZERS[name], "ngram_range": list(vectorizer.ngram_range)})
-    np.save(folder / COEF, np.ascontiguousarray(np.asarray(member.coef, dtype=np.float32).transpose(2, 0, 1)))
+    np.save(folder / COEF, np.ascontiguousarray(np.asarray(member.coef).transpose(2, 0, 1), dtype=np.float16 if float16 else np.float32))
     np.save(folder / INTERCEPT, np.asarray(member.intercept, dtype=np.float32))
     settings = {"analyzers": analyzers, "text": text_settings(member.text)}
     (folder / SETTINGS).write_text(json.dumps(settings, ensure_ascii=False, indent=2), encoding="utf-8")
-    return settings
 
 
 def word_terms(text: str, low: int, high: int) -> list[str]:
@@ -61,20 +60,41 @@ def word_terms(text: str, low: int, high: int) -> list[str]:
     return terms
 
 
-def char_wb_terms(text: str, low: int, high: int) -> list[str]:
-    """scikit-learn's char_wb analyzer: each whitespace-separated word of the lower-cased text, padded with a space on
-    both sides, cut into n-grams low..high (a word shorter than n gives itself once)."""
-    terms = []
-    for word in text.lower().split():
-        word = f" {word} "
-        for n in range(low, high + 1):
-            terms += [word[i : i + n] for i in range(max(len(word) - n, 0) + 1)]
-            if len(word) <= n:
-                break
+def word_char_terms(word: str, low: int, high: int) -> list[str]:
+    """scikit-learn's char_wb n-grams of one word: padded with a space on both sides, cut into n-grams low..high (a word
+    shorter than n gives itself once)."""
+    word, terms = f" {word} ", []
+    for n in range(low, high + 1):
+        terms += [word[i : i + n] for i in range(max(len(word) - n, 0) + 1)]
+        if len(word) <= n:
+            break
     return terms
 
 
-ANALYZE = {"word": word_terms, "char_wb": char_wb_terms}
+class Analyzer:
+    """One vectorizer's counting, as scikit-learn's: the columns of a text's terms with their counts. The char_wb analyzer
+    cuts each whitespace-separated word of the lower-cased text on its own, so a word's counts are remembered."""
+
+    def __init__(self, kind: str, low: int, high: int, columns: dict[str, int]):
+        self.kind, self.low, self.high, self.columns = kind, low, high, columns
+        self.word_counts = lru_cache(maxsize=WORD_CACHE)(lambda word: self.counted(word_char_terms(word, low, high)))
+
+    def counted(self, terms: list[str]) -> dict[int, int]:
+        counts: dict[int, int] = {}
+        for term in terms:  # scikit-learn's counting loop (the fastest found in plain Python)
+            column = self.columns.get(term)
+            if column is not None:
+                counts[column] = counts.get(column, 0) + 1
+        return counts
+
+    def counts(self, text: str) -> dict[int, int]:
+        if self.kind == "word":
+            return self.counted(word_terms(text, self.low, self.high))
+        counts: dict[int, int] = {}
+        for word in text.lower().split():
+            for column, count in self.word_counts(word).items():
+                counts[column] = counts.get(column, 0) + count
+        return counts
 
 
 def sequential_row_sums(values: np.ndarray, indptr: np.ndarray) -> np.ndarray:
@@ -95,10 +115,10 @@ class TfidfArrays:
         self.preprocess = preprocessor(settings["text"])
         self.analyzers, offset = [], 0
         for analyzer in settings["analyzers"]:
-            terms = (folder / f"{analyzer['name']}_terms.txt").read_text(encoding="utf-8").split("\n")
+            terms = read_lines(folder / f"{analyzer['name']}{TERMS}")
             idf = np.load(folder / f"{analyzer['name']}_idf.npy")
             columns = dict(zip(terms, range(offset, offset + len(terms))))
-            self.analyzers.append((ANALYZE[analyzer["kind"]], *analyzer["ngram_range"], columns))
+            self.analyzers.append(Analyzer(analyzer["kind"], *analyzer["ngram_range"], columns))
             self.idf = idf if offset == 0 else np.concatenate([self.idf, idf])
             offset += len(terms)
         self.coef = np.load(folder / COEF, mmap_mode="r")  # (features, sets, 7)
@@ -109,12 +129,8 @@ class TfidfArrays:
         normalised on its own, the blocks side by side (scikit-learn's hstack), columns sorted."""
         parts, indices, counts = [0], [], []  # a part = one row's block of one analyzer
         for text in texts:
-            for analyze, low, high, columns in self.analyzers:
-                block: dict[int, int] = {}
-                for term in analyze(text, low, high):  # scikit-learn's counting loop (the fastest found in plain Python)
-                    column = columns.get(term)
-                    if column is not None:
-                        block[column] = block.get(column, 0) + 1
+            for analyzer in self.analyzers:
+                block = analyzer.counts(text)
                 indices += block
                 counts += block.values()
                 parts.append(len(indices))

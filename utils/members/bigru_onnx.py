@@ -16,9 +16,9 @@ import numpy as np
 
 from .text_pipeline import NavecVectors, WordInputs, preprocessor, text_settings, write_navec
 
-KIND, GRAPH, SETTINGS = "navec_bigru", "bigru.onnx", "bigru.json"
+GRAPH, SETTINGS = "bigru.onnx", "bigru.json"
 INPUTS, OUTPUT = ["vectors", "lengths", "ngram_ids", "word_index"], "probs"
-THREADS = 1  # measured on a shared 2-core machine: 2 threads (intra-op, or folds side by side) took 1.6-2x the CPU and more wall
+THREADS = 1  # on a shared 2-core machine 2 intra-op threads ran 1.5x faster with the other core idle, 2-15x slower with it busy
 
 
 def why_not_exportable(models: Sequence) -> str | None:
@@ -85,8 +85,21 @@ def give_lengths_to_grus(graph) -> int:
     return len(grus)
 
 
-def write_graph(models: Sequence, path: Path, dim: int) -> None:
-    """Export the fold models' mean as one ONNX graph with a dynamic batch, width and n-gram count."""
+def halve_tables(graph) -> None:
+    """The n-gram tables (initializers table_k) stored as float16, each cast to float32 where the graph reads it (onnxruntime
+    casts once, when it loads the graph)."""
+    import onnx
+    from onnx import numpy_helper
+
+    for table in [initializer for initializer in graph.initializer if initializer.name.startswith("table_")]:
+        half = numpy_helper.from_array(numpy_helper.to_array(table).astype(np.float16), f"{table.name}_float16")
+        graph.node.insert(0, onnx.helper.make_node("Cast", [half.name], [table.name], to=onnx.TensorProto.FLOAT))
+        table.CopyFrom(half)
+
+
+def write_graph(models: Sequence, path: Path, dim: int, float16: bool = False) -> None:
+    """Export the fold models' mean as one ONNX graph with a dynamic batch, width and n-gram count (float16 n-gram tables
+    when asked)."""
     import onnx
     import torch
 
@@ -102,25 +115,27 @@ def write_graph(models: Sequence, path: Path, dim: int) -> None:
         # about GRUs and other batch sizes does not apply here (the initial state is made per batch; tests vary the size)
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.filterwarnings("ignore", "Exporting a model to ONNX with a batch_size other than 1", UserWarning)
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # torch's GRU checks its input and state sizes: the model's own
         torch.onnx.export(module, example, str(staging), input_names=INPUTS, output_names=[OUTPUT], dynamic_axes=dynamic,
                           opset_version=17, dynamo=False)
     graph = onnx.load(str(staging))
     if give_lengths_to_grus(graph.graph) != len(models) * models[0].backbone.settings.layers:
         raise RuntimeError(f"{path}: the exported graph has not one GRU node per fold model and layer")
+    if float16:
+        halve_tables(graph.graph)
     onnx.save(graph, str(staging))
     staging.replace(path)
 
 
-def export_bigru(models: Sequence, folder: Path) -> dict:
-    """Write the member's graph, settings and navec files into `folder`; returns its settings."""
+def export_bigru(models: Sequence, folder: Path, float16: bool = False) -> None:
+    """Write the member's graph, settings and navec files into `folder` (the `bigru` kind's export, read by OnnxBiGru)."""
     backbone = models[0].backbone
     navec = backbone.settings
     settings = {"max_len": backbone.max_len, "ngram_min": navec.ngram_min, "ngram_max": navec.ngram_max,
                 "ngram_buckets": navec.ngram_buckets, "text": text_settings(models[0].text), "folds": len(models)}
     write_navec(folder, backbone.tokenizer.words)
-    write_graph(models, folder / GRAPH, backbone.word_vectors.shape[1])
+    write_graph(models, folder / GRAPH, backbone.word_vectors.shape[1], float16)
     (folder / SETTINGS).write_text(json.dumps(settings, ensure_ascii=False, indent=2), encoding="utf-8")
-    return settings
 
 
 class OnnxBiGru:

@@ -151,7 +151,7 @@ def test_the_kernels_members_are_given_as_a_runs(tmp_path, standins, arguments, 
 @pytest.mark.parametrize(("arguments", "message"), [
     (["-p", "train.epoch=1"], "unknown setting(s) ['train.epoch']"),
     (["-p", "members.x.kind=nope"], "Not built: settings: members.x.kind: member kind 'nope' is unknown; accepted: "
-                                    "['bigru', 'encoder', 'tfidf'] or 'module:Class' (python -m utils.members)\n"),
+                                    "['bigru', 'encoder', 'ngram_bag', 'tfidf'] or 'module:Class' (python -m utils.members)\n"),
     (["--backbone", "navec"], "Not built: --backbone navec: the kernel's members.encoder trains a Hugging Face encoder; "
                               "for the BiGRU (kind bigru) switch it off instead: -p members.encoder=null\n"),
     (["-p", "model.backbone=c/d"], "Not built: settings: members.encoder.backbone = 'ai-forever/ruRoberta-large' and "

@@ -12,6 +12,7 @@ class EncoderMember(NeuralMember):
     kind = "encoder"
     description = "a Hugging Face encoder fine-tuned with the kit's head (members.<name>.backbone: a name or a local folder)"
     device = "GPU"
+    no_export = "a Hugging Face backbone has no ONNX export in the kit yet"
 
     @classmethod
     def chosen_kind(cls, run_values: dict) -> str:
@@ -21,4 +22,3 @@ class EncoderMember(NeuralMember):
                              f"kind's): give {MemberSettings.section}.backbone=NAME, a name or a local folder (e.g. "
                              "ai-forever/ruRoberta-large)")
         return cls.kind
-    no_export = "a Hugging Face backbone has no ONNX export in the kit yet"

@@ -10,7 +10,8 @@ from utils.core.settings import ConfigError
 from utils.core.settings_io import load_config
 from utils.core.splits import SPLIT_FILES, TEXT, label_matrix, read_split
 from utils.core.text import asr_style
-from utils.members.ngram_bag import ARRAYS_FILE, SETTINGS_FILE, NgramBagConfig, NgramBagMember, bags, forward, ngram_ids
+from utils.members.ngram_bag import ARRAYS_FILE, SETTINGS_FILE, NgramBagConfig, NgramBagMember
+from utils.members.ngram_bag_runtime import bags, forward, ngram_ids
 from utils.training.folds import valid_folds
 from utils.training.members_of_run import MemberRun
 from utils.training.notebook import TrainingData

@@ -1,6 +1,6 @@
 """The ensemble's member kinds, one module each (the protocol and the registry: utils.core.member_kinds), and what their
-exports are made of and run by (bigru_onnx, tfidf_arrays, text_pipeline: no torch or scikit-learn to run); `python -m
-utils.members` lists the kinds."""
+exports are made of and run by (bigru_onnx, tfidf_arrays, ngram_bag_runtime, text_pipeline: no torch or scikit-learn to
+run); `python -m utils.members` lists the kinds."""
 from ..core.lazy import lazy_exports
 
 KIND_MODULES = ("bigru", "encoder", "ngram_bag", "tfidf")  # the kit's kinds, registered when imported

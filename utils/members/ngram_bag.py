@@ -1,13 +1,11 @@
 """Member kind `ngram_bag`: hashed word and character n-grams -> an embedding bag -> a hidden layer (fastText style), one
-small network per fold, saved without pickle; `forward` predicts with numpy alone."""
+small network per fold, saved without pickle; it predicts and exports itself with numpy alone (ngram_bag_runtime)."""
 from __future__ import annotations
 
 import contextlib
 import json
-import re
-import zlib
 from collections.abc import Iterator, Sequence
-from functools import lru_cache
+from dataclasses import fields
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -21,10 +19,10 @@ from ..core.run_record import rebuild_hint
 from ..core.settings import Dropout, MemberSettings, Positive, PositiveInt, TextConfig
 from ..core.splits import LABELS, TEXT, label_matrix
 from ..core.text import make_preprocessor
+from .ngram_bag_runtime import ARRAYS, EXPORT_SETTINGS, Hashing, bag_scale, bags, network_probs, ngram_ids, parts_probs
+from .text_pipeline import text_settings
 
 SETTINGS_FILE, ARRAYS_FILE = "ngram_bag.json", "ngram_bag.safetensors"
-ARRAYS = ("table", "hidden_weight", "hidden_bias", "out_weight", "out_bias")  # one network's; saved stacked over the folds
-WORD = re.compile(r"\w+")
 INIT_STD = 0.05  # the table's initial weights: small, so that what the n-grams learn soon outweighs them
 
 
@@ -54,53 +52,6 @@ class NgramBagConfig(MemberSettings):
             raise ValueError(f"{self.section}.char_ngram_max = {self.char_ngram_max} is out of range; accepted: "
                              f"{self.char_ngram_min} ({self.section}.char_ngram_min) to 8")
         return self
-
-
-def _bucket(gram: str, buckets: int) -> int:
-    return zlib.crc32(gram.encode("utf-8")) % buckets
-
-
-@lru_cache(maxsize=1 << 18)
-def _word_ids(word: str, char_min: int, char_max: int, buckets: int) -> tuple[int, ...]:
-    """A word's own bucket and those of its character n-grams (of <word>)."""
-    marked = f"<{word}>"
-    grams = [marked[i:i + n] for n in range(char_min, char_max + 1) for i in range(len(marked) - n + 1)]
-    return (_bucket(word, buckets), *(_bucket(f"#{gram}", buckets) for gram in grams))
-
-
-def ngram_ids(text: str, config: NgramBagConfig) -> np.ndarray:
-    """The table rows of a (preprocessed) text's n-grams: each word with its character n-grams, then the word n-grams."""
-    words = WORD.findall(text)
-    ids = [i for word in words for i in _word_ids(word, config.char_ngram_min, config.char_ngram_max, config.buckets)]
-    for n in range(2, config.word_ngram_max + 1):
-        ids += [_bucket(" ".join(words[i:i + n]), config.buckets) for i in range(len(words) - n + 1)]
-    return np.asarray(ids, dtype=np.int64)
-
-
-def bags(rows: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Texts' n-gram ids as one array and each text's start (EmbeddingBag's input and offsets)."""
-    offsets = np.zeros(len(rows), dtype=np.int64)
-    offsets[1:] = np.cumsum([len(row) for row in rows[:-1]])
-    return (np.concatenate(rows) if len(rows) else np.zeros(0, dtype=np.int64)), offsets
-
-
-def bag_scale(lengths: np.ndarray, pooling: str) -> np.ndarray:
-    """Each n-gram's weight in its bag's sum: 1 / count (mean) or 1 / sqrt(count); an empty bag sums to zeros."""
-    lengths = np.maximum(lengths, 1).astype(np.float32)
-    return 1.0 / (lengths if pooling == "mean" else np.sqrt(lengths))
-
-
-def forward(ids: np.ndarray, offsets: np.ndarray, arrays: dict[str, np.ndarray], pooling: str) -> np.ndarray:
-    """(n, 7) probabilities of one network (ARRAYS) for bags of n-gram ids, with numpy alone."""
-    lengths = np.diff(np.append(offsets, len(ids)))
-    pooled = np.zeros((len(offsets), arrays["table"].shape[1]), dtype=np.float32)
-    full = lengths > 0
-    if full.any():
-        pooled[full] = np.add.reduceat(arrays["table"][ids], offsets[full], axis=0)
-    pooled *= bag_scale(lengths, pooling)[:, None]
-    hidden = np.maximum(pooled @ arrays["hidden_weight"].T + arrays["hidden_bias"], 0)
-    logits = (hidden @ arrays["out_weight"].T + arrays["out_bias"]).astype(np.float64)
-    return 1.0 / (1.0 + np.exp(-logits))
 
 
 @contextlib.contextmanager
@@ -152,12 +103,6 @@ def train_network(config: NgramBagConfig, rows: list[np.ndarray], labels: np.nda
     return {name: value.detach().numpy().copy() for name, value in trained.items()}
 
 
-def network_probs(rows: list[np.ndarray], arrays: dict[str, np.ndarray], pooling: str, batch_size: int = 256) -> np.ndarray:
-    """(n, 7) probabilities of one network for the bags `rows`, `batch_size` texts at a time."""
-    batches = [forward(*bags(rows[i:i + batch_size]), arrays, pooling) for i in range(0, len(rows), batch_size)]
-    return np.concatenate(batches) if batches else np.zeros((0, len(LABELS)))
-
-
 @register_kind
 class NgramBagMember(MemberKind):
     """The kind: one n-gram bag network per fold of the run (train rows always in), their mean for new texts."""
@@ -165,6 +110,7 @@ class NgramBagMember(MemberKind):
     kind = "ngram_bag"
     description = "hashed word + character n-grams -> embedding bag -> hidden layer, fastText style (one network per fold)"
     settings = NgramBagConfig
+    export_runtime = "utils.members.ngram_bag_runtime:NgramBagArrays"  # its tables as .npy and the forward pass in numpy
 
     def __init__(self, name: str, settings: NgramBagConfig, text: TextConfig | None = None):
         super().__init__(name, settings)
@@ -217,7 +163,14 @@ class NgramBagMember(MemberKind):
         return member
 
     def predict(self, texts: Sequence[str], part: int | None = None, batch_size: int = 256) -> np.ndarray:
-        rows = self.rows(texts)
-        parts = range(len(self.parts["table"])) if part is None else [part]
-        return np.mean([network_probs(rows, {name: stacked[k] for name, stacked in self.parts.items()}, self.settings.pooling, batch_size)
-                        for k in parts], axis=0)
+        return parts_probs(self.rows(texts), self.parts, self.settings.pooling, part, batch_size)
+
+    def export(self, folder: Path, float16: bool = False) -> None:
+        """The text settings, hashing and pooling as JSON and each of ARRAYS (stacked over the folds) as .npy, the table in
+        float16 when asked (read by NgramBagArrays)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, stacked in self.parts.items():
+            np.save(folder / f"{name}.npy", np.ascontiguousarray(stacked, dtype=np.float16 if float16 and name == "table" else np.float32))
+        settings = {"hashing": {field.name: getattr(self.settings, field.name) for field in fields(Hashing)},
+                    "pooling": self.settings.pooling, "text": text_settings(self.text)}
+        (folder / EXPORT_SETTINGS).write_text(json.dumps(settings, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -4,12 +4,11 @@ import os
 import pytest
 from conftest import SAMPLE_DIR, SMALL_RUN
 
-from utils.core.paths import VALID_NOISY_PROBS, VALID_PROBS
-from utils.core.probs_files import read_probs
 from utils.core.settings_io import load_config
 from utils.core.splits import label_matrix, read_split
 from utils.run.benchmark import main, read_variants
 from utils.thresholds.estimate import nested_estimates
+from utils.thresholds.notebook import held_out_versions
 
 
 @pytest.mark.e2e
@@ -30,7 +29,8 @@ def test_benchmark_runs_the_pipeline_on_the_sample_and_writes_the_results(sample
     assert entry["rows_trained"] == expanded > 400 and entry["mode"] == "folds" and entry["models"] == 2
     assert entry["estimate"] == "asr_noise" and set(entry["estimates"]) == {"clean", "asr_noise"}
     y = label_matrix(read_split(SAMPLE_DIR / "valid.csv"))  # the entry holds the honest estimate of the run's held-out probabilities
-    versions = {"clean": read_probs(run_dir / VALID_PROBS), "asr_noise": read_probs(run_dir / VALID_NOISY_PROBS)}
+    versions, fixed = held_out_versions(run_dir, len(y))  # each member's, their weights learned again in each outer fold
+    assert fixed is None and set(versions["asr_noise"]) == {"neural", "tfidf"}
     config = load_config(run_dir / "params.yaml")
     again = nested_estimates(y, versions, "clean", config.thresholds, config.seed)["asr_noise"]
     assert entry["cv_weighted_f1"] == pytest.approx(again.weighted_f1, abs=1e-4)

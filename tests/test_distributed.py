@@ -164,7 +164,7 @@ def test_notebook_03_under_papermill_trains_in_two_processes(tmp_path):
     import papermill
 
     overrides = {"runs_dir": str(tmp_path), "train.epochs": 2, "train.folds": 2, "train.num_processes": 2,
-                 "model.navec.hidden_size": 16, "tfidf.min_df": 1}
+                 "model.navec.hidden_size": 16, "tfidf.min_df": 1, "train.member_weights": "settings"}
     output = tmp_path / "out.ipynb"
     papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "03_training.ipynb"), str(output), cwd=str(REPO_ROOT / "notebooks"),
                                parameters={"data_dir": str(SAMPLE_DIR), "run_name": "nb", "overrides": overrides},

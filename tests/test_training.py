@@ -292,7 +292,8 @@ def test_score_as_test_predicts_held_out_valid_rows_written_as_the_test(tmp_path
     from utils.training.folds import valid_folds
 
     overrides = {"model.navec.hidden_size": 16, "train.epochs": 1, "train.folds": 2, "tfidf.weight": 0.5, "tfidf.min_df": 1,
-                 "text.asr_style": False, "train.score_as_test": True}
+                 "text.asr_style": False, "train.score_as_test": True,
+                 "train.member_weights": "settings"}
     run_dir, _ = run_training_products(tmp_path, "styled", overrides)
     valid = read_split(SAMPLE_DIR / "valid.csv")
     _, held_out = valid_folds(label_matrix(valid), 2, seed=42)[0]
@@ -313,7 +314,8 @@ def test_held_out_rows_are_also_scored_written_with_asr_noise_by_the_members_tha
     from utils.training.folds import valid_folds
     from utils.training.notebook import load_training_data, noisy_valid_texts
 
-    overrides = {"model.navec.hidden_size": 16, "train.epochs": 1, "train.folds": 2, "tfidf.weight": 0.5, "tfidf.min_df": 1}
+    overrides = {"model.navec.hidden_size": 16, "train.epochs": 1, "train.folds": 2, "tfidf.weight": 0.5, "tfidf.min_df": 1,
+                 "train.member_weights": "settings"}
     run_dir, _ = run_training_products(tmp_path, "noisy", overrides)
     config = load_config(overrides={**overrides, "runs_dir": str(tmp_path), "name": "noisy", "data_dir": str(SAMPLE_DIR)})
     valid = read_split(SAMPLE_DIR / "valid.csv")

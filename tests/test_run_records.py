@@ -21,7 +21,8 @@ def pipeline(root, *args, fresh=False):
     """`python -m utils.pipeline` on the sample into root/runs (a fresh run gets the shared run's settings; no export: these
     tests compare the run's own products): (exit status, output)."""
     settings = small_run_args(root / "runs") if fresh else ["-p", f"runs_dir={root / 'runs'}"]
-    done = subprocess.run([sys.executable, "-m", "utils.pipeline", "--quiet", "--no-export", "--data-dir", str(SAMPLE_DIR), *settings, *args],
+    done = subprocess.run([sys.executable, "-m", "utils.pipeline", "--quiet", "--no-export", "--data-dir", str(SAMPLE_DIR), *settings,
+                           *args],
                           cwd=REPO_ROOT, capture_output=True, text=True)
     return done.returncode, done.stdout + done.stderr
 

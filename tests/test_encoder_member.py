@@ -44,6 +44,7 @@ def test_a_members_later_override_below_its_null_wins():
 
 @pytest.mark.e2e
 def test_notebook_03_trains_an_encoder_member_beside_the_tfidf_member(tmp_path):
+    import nbformat
     import papermill
     from tiny_models import build_tiny_bert
 
@@ -68,3 +69,7 @@ def test_notebook_03_trains_an_encoder_member_beside_the_tfidf_member(tmp_path):
     assert metrics["backbone"] == backbone and set(metrics["members"]) == {"encoder", "tfidf"}
     params = yaml.safe_load((run_dir / "params.yaml").read_text(encoding="utf-8"))
     assert params["model"]["backbone"] == backbone and params["members"]["neural"] is None
+    assert (run_dir / "training_log.csv").is_file() and (run_dir / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
+    printed = "".join(output.get("text", "") for cell in nbformat.read(tmp_path / "out.ipynb", as_version=4).cells
+                      for output in cell.get("outputs", []))
+    assert printed.count("epoch 1/1: train loss") == 2 and "valid F1 weighted" in printed  # each fold's line

@@ -167,7 +167,7 @@ def test_a_toy_kind_runs_through_training_thresholds_inference_and_predict(tmp_p
 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT / "tests"), os.environ.get("PYTHONPATH", "")])}
     members = ["-p", f"members.freq.kind={TOY}", "-p", "members.freq.weight=0.5", "-p", "members.tfidf=null",
-               "-p", "train.member_weights=settings"]
+               "-p", "train.member_weights=settings", "-p", "expansion.enabled=false"]
     done = subprocess.run([sys.executable, "-m", "utils.pipeline", "--quiet", "--data-dir", str(SAMPLE_DIR), "--run", "toy",
                            *small_run_args(tmp_path / "runs"), *members], cwd=REPO_ROOT, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stdout + done.stderr

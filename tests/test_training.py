@@ -249,32 +249,6 @@ def test_training_notebook_ran_in_the_shared_run(sample_run):
 
 
 @pytest.mark.e2e
-def test_training_notebook_runs_a_hugging_face_backbone_under_papermill(tmp_path):
-    import papermill
-    from conftest import REPO_ROOT
-    from tiny_models import build_tiny_bert
-
-    texts = read_split(SAMPLE_DIR / "train.csv").text.tolist()
-    backbone = str(build_tiny_bert(tmp_path / "bert", texts))
-    overrides = {"runs_dir": str(tmp_path), "train.epochs": 2, "train.num_threads": 1, "model.backbone": backbone,
-                 "model.pooling": "cls", "train.lr": 1e-3}
-    output = tmp_path / "out.ipynb"
-    papermill.execute_notebook(str(REPO_ROOT / "notebooks" / "03_training.ipynb"), str(output), cwd=str(REPO_ROOT / "notebooks"),
-                               parameters={"data_dir": str(SAMPLE_DIR), "run_name": "nb", "overrides": overrides},
-                               kernel_name="python3", progress_bar=False)
-    run_dir = tmp_path / "nb"
-    assert {"valid_probs_raw.csv", "metrics.json", "training_log.csv", "training_curves.png",
-            "params.yaml"} <= {p.name for p in run_dir.iterdir()}
-    assert json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))["backbone"] == backbone
-    from utils.core.run_record import read_record
-
-    assert read_record(run_dir)["steps"]["03_training"]["members"]["neural"]["kind"] == "encoder", "the backbone makes it an encoder"
-    printed = executed_outputs(output)
-    assert "epoch 2/2: train loss" in printed and "valid F1 weighted" in printed
-    assert len(load_models(run_dir / "model")) == 5 and (run_dir / "members" / "tfidf" / "tfidf.json").is_file()  # 5 folds + TF-IDF
-
-
-@pytest.mark.e2e
 def test_tfidf_member_is_trained_on_the_same_folds_and_blended(tmp_path):
     overrides = {"model.navec.hidden_size": 16, "train.epochs": 1, "train.folds": 2, "tfidf.weight": 0.4, "tfidf.min_df": 1,
                  "train.member_weights": "settings"}

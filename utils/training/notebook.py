@@ -222,7 +222,7 @@ def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
     started = time.perf_counter()
     styled = valid_in_test_style(config, data)
     workers = resolve_fold_workers(config.train, len(data.train)) if launched_processes() == 1 else 1
-    members, ensemble = run_members(config), run_ensemble(config)  # the settings' weights until learned
+    members = run_members(config)
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=die_with_parent) as pool:
         def run_of(name: str) -> MemberRun:
             folder = config.run_dir / member_folder(name, type(members[name]))
@@ -238,8 +238,7 @@ def train_model(config: RunConfig, data: TrainingData) -> TrainingResult:
             members[name] = type(members[name]).load(name, run_of(name).folder)
     probs = {name: probs[name] for name in members if name in probs}  # in the settings' order
     neural = next((member for member in members.values() if member.neural), None)
-    if is_main_process():
-        ensemble = blend_of(config, label_matrix(data.valid), probs)
+    ensemble = blend_of(config, label_matrix(data.valid), probs) if is_main_process() else run_ensemble(config)
     blended = ensemble.combine(probs) if is_main_process() else probs[neural.name]
     history = neural.history if neural else pd.DataFrame()
     mode = neural.mode if neural else ("folds" if config.train.folds else "train")
